@@ -1,0 +1,155 @@
+"""The one clock every inspection reads.
+
+Wall time (``now``) is what reports, queries and state use; ``monotonic`` and
+``sleep`` measure and spend the run's time budget. All three are replaceable,
+so that the local runtime can replay a scenario at its own times and tests can
+skip real waiting. Nothing else in the package reads the time.
+"""
+import datetime
+import re
+import threading
+import time
+
+UTC = datetime.timezone.utc
+
+_FRACTION = re.compile(r"\.(\d+)")
+_lock = threading.Lock()
+_wall = None       # callable -> aware datetime, or None for the real time
+_sleeper = None    # callable(seconds), or None for time.sleep
+_mono = None       # callable -> float seconds, or None for time.monotonic
+
+
+def now():
+    """The current time as an aware UTC datetime."""
+    source = _wall
+    if source is None:
+        return datetime.datetime.now(UTC)
+    return source()
+
+
+def now_ms():
+    """The current time in epoch milliseconds."""
+    return to_ms(now())
+
+
+def monotonic():
+    """Seconds on a clock that only moves forward; for deadlines."""
+    source = _mono
+    return time.monotonic() if source is None else source()
+
+
+def sleep(seconds):
+    """Wait, through the injectable sleeper."""
+    if seconds <= 0:
+        return
+    sleeper = _sleeper
+    if sleeper is None:
+        time.sleep(seconds)
+    else:
+        sleeper(seconds)
+
+
+def set_wall_clock(source):
+    """Replace the wall clock: a callable returning an aware datetime, or None for real time."""
+    global _wall
+    with _lock:
+        _wall = source
+
+
+def set_sleeper(sleeper, monotonic_source=None):
+    """Replace sleeping (and optionally the monotonic clock); None restores the real ones."""
+    global _sleeper, _mono
+    with _lock:
+        _sleeper = sleeper
+        _mono = monotonic_source
+
+
+class frozen(object):
+    """Context manager: the wall clock reads ``at`` (datetime, ISO text or epoch ms) inside."""
+
+    def __init__(self, at):
+        self.at = parse_time(at)
+        self._saved = None
+
+    def __enter__(self):
+        self._saved = _wall
+        at = self.at
+        set_wall_clock(lambda: at)
+        return at
+
+    def __exit__(self, *exc):
+        set_wall_clock(self._saved)
+        return False
+
+
+class FakeSleep(object):
+    """A sleeper for tests: records the waits and advances its own monotonic clock."""
+
+    def __init__(self):
+        self.waits = []
+        self.elapsed = 0.0
+
+    def __call__(self, seconds):
+        self.waits.append(seconds)
+        self.elapsed += seconds
+
+    def monotonic(self):
+        return self.elapsed
+
+    def install(self):
+        set_sleeper(self, self.monotonic)
+        return self
+
+    @staticmethod
+    def uninstall():
+        set_sleeper(None, None)
+
+
+def to_ms(value):
+    """Epoch milliseconds of a datetime (naive means UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(round(value.timestamp() * 1000))
+
+
+def from_ms(ms):
+    """An aware UTC datetime from epoch milliseconds."""
+    return datetime.datetime.fromtimestamp(ms / 1000.0, UTC)
+
+
+def parse_time(value):
+    """A UTC datetime from a datetime, epoch ms (int/float) or ISO 8601 text.
+
+    Accepts the forms the platforms use: ``2026-11-20T08:00:00Z``,
+    ``2026-11-20T08:00Z`` (ECS instance times carry no seconds), offsets such
+    as ``+08:00``, and a space instead of ``T``. Raises ValueError naming the
+    value otherwise.
+    """
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        raise ValueError("not a time: %r" % (value,))
+    if isinstance(value, (int, float)):
+        return from_ms(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("not a time: %r" % (value,))
+    text = value.strip()
+    if text.isdigit():
+        return from_ms(int(text))
+    iso = text.replace(" ", "T", 1)
+    if iso.endswith(("Z", "z")):
+        iso = iso[:-1] + "+00:00"
+    # Python 3.8 takes only 3 or 6 fraction digits: pad or cut to 6.
+    iso = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], iso)
+    try:
+        parsed = datetime.datetime.fromisoformat(iso)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time or epoch milliseconds: %r" % (value,))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def iso(value):
+    """``2026-11-20T08:00:00Z`` for a datetime (seconds precision, UTC)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,159 @@
+"""``guance-monitor demo``: the bundled inspections against the sandbox, run by run.
+
+For each check it deploys the script set's ``example`` startup script the way
+the script market does (placeholders filled with the sandbox's URL and keys),
+then, for every run time of the scenario, freezes the clock at that time and
+runs the startup scripts through the local Func runtime. It writes:
+
+- ``DIR/events.jsonl``: one object per event Guance received
+  (``run``, ``check``, ``title``, ``status``, ``dimension_tags``, ``message``);
+- ``DIR/events/NNN-<check>-<status>.md``: each event's report;
+- ``DIR/calls.jsonl``: one line per request the sandbox served
+  (``service``, ``action``, ``status``, ``region``, ``run``).
+"""
+import io
+import json
+import os
+import shutil
+import sys
+
+from guance_monitor import clock
+from guance_monitor_local import func_runtime
+from guance_monitor_local import market
+from guance_monitor_local import scenario as scenarios
+from guance_monitor_local.sandbox import Sandbox
+
+BUNDLED_SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "demo.json")
+CHECKS = {
+    "spot-alive": "guance_monitor_spot_alive",
+    "k8s-pod-restart": "guance_monitor_k8s_pod_restart",
+}
+STATUS_ORDER = ("critical", "error", "warning", "info", "ok")
+
+
+class DemoError(Exception):
+    pass
+
+
+def sandbox_values(sandbox):
+    """What a user would type into Func's deploy form, pointed at the sandbox."""
+    settings = sandbox.scenario.sandbox
+    return {
+        "Guance API Key ID": settings["guance_api_key_id"],
+        "Guance API Key": settings["guance_api_key"],
+        "Guance Node": sandbox.url,
+        "Aliyun AccessKey ID": settings["aliyun_access_key_id"],
+        "Aliyun AccessKey Secret": settings["aliyun_access_key_secret"],
+        "Aliyun Endpoint": sandbox.endpoint,
+    }
+
+
+def startup_scripts(checks, values, root=market.ROOT):
+    """script id -> (source, filename) of each check's startup script, deployed with ``values``."""
+    library = func_runtime.PackageLibrary(root)
+    scripts = {}
+    for check in checks:
+        set_id = CHECKS[check]
+        example_id = set_id + "__example"
+        if not library.has(example_id):
+            raise DemoError("script set %s has no example startup script" % set_id)
+        source = market.deploy(library.source(example_id), values)
+        scripts["startup__" + set_id] = (source, "<startup__%s (deployed from %s)>" % (set_id, example_id))
+    return scripts
+
+
+def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, root=market.ROOT):
+    """Run the demo; returns the summary rows. Raises DemoError for a user mistake."""
+    progress = progress or (lambda message: print(message, file=sys.stderr))
+    checks = list(checks or CHECKS)
+    for check in checks:
+        if check not in CHECKS:
+            raise DemoError("unknown check %r: use one of %s" % (check, ", ".join(CHECKS)))
+    try:
+        scenario = scenarios.load(scenario_path or BUNDLED_SCENARIO)
+    except scenarios.ScenarioError as exc:
+        raise DemoError("scenario %s" % exc)
+
+    os.makedirs(out_dir, exist_ok=True)
+    state_dir = os.path.join(out_dir, "state")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    task_logs = []
+
+    with Sandbox(scenario) as sandbox:
+        progress("sandbox listening on %s (scenario: %s)" % (sandbox.url, scenario.name or scenario.source))
+        library = func_runtime.OverlayLibrary(func_runtime.PackageLibrary(root),
+                                              startup_scripts(checks, sandbox_values(sandbox), root))
+        runtime = func_runtime.FuncRuntime(library=library, state_dir=state_dir,
+                                           echo=lambda line: task_logs.append(line))
+        failures = {}
+        for index, when in enumerate(scenario.runs):
+            sandbox.set_run(index)
+            with clock.frozen(when):
+                for check in checks:
+                    progress("run %d/%d %s: %s ..." % (index + 1, len(scenario.runs), clock.iso(when), check))
+                    result = runtime.run("startup__%s.run" % CHECKS[check])
+                    if not result.ok:
+                        failures[(index, check)] = _error_line(result.error)
+                        progress("  %s failed: %s" % (check, failures[(index, check)]))
+        events = [dict(e) for e in sandbox.events]
+        calls = list(sandbox.calls)
+
+    for event in events:
+        event["run_time"] = clock.iso(scenario.runs[event["run"]]) if event.get("run") is not None else None
+    _write_events(out_dir, events)
+    _write_jsonl(os.path.join(out_dir, "calls.jsonl"),
+                 [{"service": c["service"], "action": c["action"], "status": c["status"],
+                   "region": c["region"], "run": c["run"]} for c in calls])
+    with io.open(os.path.join(out_dir, "task.log"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(task_logs) + "\n")
+    return summarise(scenario, checks, events, failures)
+
+
+def _error_line(error):
+    text = str(error).strip().splitlines()
+    return "%s: %s" % (type(error).__name__, text[0] if text else "")
+
+
+def _write_events(out_dir, events):
+    folder = os.path.join(out_dir, "events")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    rows = []
+    for number, event in enumerate(events, 1):
+        rows.append({"run": event.get("run_time"), "check": event.get("check"), "title": event["title"],
+                     "status": event["status"], "dimension_tags": event["dimension_tags"],
+                     "message": event["message"]})
+        name = "%03d-%s-%s.md" % (number, event.get("check") or "event", event["status"])
+        with io.open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
+            handle.write(u"# %s\n\n%s\n" % (event["title"], event["message"].rstrip()))
+    _write_jsonl(os.path.join(out_dir, "events.jsonl"), rows)
+
+
+def _write_jsonl(path, rows):
+    with io.open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def summarise(scenario, checks, events, failures):
+    rows = []
+    for index, when in enumerate(scenario.runs):
+        for check in checks:
+            counts = dict((s, 0) for s in STATUS_ORDER)
+            for event in events:
+                if event.get("run") == index and event.get("check") == check:
+                    counts[event["status"]] += 1
+            rows.append({"run": clock.iso(when), "check": check, "counts": counts,
+                         "failed": failures.get((index, check))})
+    return rows
+
+
+def format_summary(rows):
+    headers = ["run", "check"] + list(STATUS_ORDER) + ["result"]
+    table = [[r["run"], r["check"]] + [str(r["counts"][s]) for s in STATUS_ORDER] +
+             ["FAILED: " + r["failed"] if r["failed"] else "ok"] for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in table]
+    return "\n".join(line.rstrip() for line in lines)

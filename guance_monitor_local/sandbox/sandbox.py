@@ -1,0 +1,142 @@
+"""The sandbox: Guance OpenAPI, ECS and CMS on one loopback port, answering from a scenario.
+
+    with Sandbox(scenario) as sandbox:
+        sandbox.set_run(0)                 # the scenario clock reads runs[0]
+        ... point clients at sandbox.url ...
+        sandbox.events, sandbox.calls      # what was reported, what was served
+
+Everything a client sends is checked the way the real service checks it
+(``DF-API-KEY``; ACS3-HMAC-SHA256 signatures) and answered in the real wire
+format. Faults from ``scenario.sandbox["faults"]`` or ``sandbox.faults.add``
+are applied before dispatch.
+"""
+import threading
+import time
+
+from guance_monitor import clock
+from guance_monitor_local.sandbox import http
+from guance_monitor_local.sandbox.faults import FaultPlan
+
+
+class Sandbox(object):
+    def __init__(self, scenario, host="127.0.0.1", port=0, services=None):
+        self.scenario = scenario
+        self.host = host
+        self.port = port
+        self.faults = FaultPlan(scenario.sandbox.get("faults") or [])
+        self.calls = []          # [{service, action, status, region, run}]
+        self.run_index = None    # index into scenario.runs, or None outside runs
+        self._now_ms = None
+        self._lock = threading.Lock()
+        self._server = None
+        self.services = services if services is not None else self._default_services()
+
+    def _default_services(self):
+        from guance_monitor_local.sandbox.guance import GuanceService
+        services = [GuanceService(self)]
+        try:
+            from guance_monitor_local.sandbox.aliyun import AliyunService
+        except ImportError:  # the Alibaba Cloud emulator is optional for Guance-only use
+            return services
+        return services + AliyunService.for_sandbox(self)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self):
+        if self._server is None:
+            self._server = http.serve(self.dispatch, self.host, self.port)
+            self.port = self._server.server_address[1]
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    @property
+    def endpoint(self):
+        """``host:port`` for the Alibaba Cloud SDK's ``endpoint`` (with ``protocol='http'``)."""
+        return "%s:%d" % (self.host, self.port)
+
+    # -- the scenario clock ----------------------------------------------------------------
+
+    def set_run(self, index):
+        """Enter run ``index``: the sandbox clock reads ``scenario.runs[index]``."""
+        self.run_index = index
+        self._now_ms = clock.to_ms(self.scenario.runs[index])
+
+    def set_now(self, when):
+        self._now_ms = clock.to_ms(clock.parse_time(when))
+
+    def now_ms(self):
+        return self._now_ms if self._now_ms is not None else clock.to_ms(clock.now())
+
+    # -- what happened ---------------------------------------------------------------------
+
+    def service(self, name):
+        for one in self.services:
+            if one.name == name:
+                return one
+        raise KeyError(name)
+
+    @property
+    def events(self):
+        """Events received through ``outer_function/execute`` (and ``events/create``)."""
+        return self.service("guance").events
+
+    def calls_of(self, service=None, action=None):
+        return [c for c in self.calls
+                if (service is None or c["service"] == service) and (action is None or c["action"] == action)]
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def dispatch(self, request):
+        for service in self.services:
+            identified = service.identify(request)
+            if identified is not None:
+                action, region = identified
+                break
+        else:
+            response = http.Response(404, {"code": 404, "errorCode": "Sandbox.NotFound", "success": False,
+                                           "message": "the sandbox does not serve %s %s"
+                                                      % (request.method, request.path)})
+            self._record("unknown", request.path, response.status, None)
+            return response
+
+        faults = self.faults.pick(service.name, action, region, self.run_index)
+        latency = sum(f.latency_ms for f in faults)
+        if latency:
+            time.sleep(latency / 1000.0)
+        for fault in faults:
+            if fault.drop:
+                self._record(service.name, action, "dropped", region)
+                raise http.DropConnection()
+        for fault in faults:
+            if fault.status is not None:
+                response = service.error(request, fault.status, fault.code, fault.message,
+                                         retry_after=fault.retry_after)
+                self._record(service.name, action, response.status, region)
+                return response
+        try:
+            response = service.handle(request, action)
+        except Exception as exc:  # noqa: BLE001 - a sandbox bug must not look like a silent answer
+            response = service.error(request, 500, "Sandbox.InternalError", "%s: %s" % (type(exc).__name__, exc))
+        self._record(service.name, action, response.status, region)
+        return response
+
+    def _record(self, service, action, status, region):
+        with self._lock:
+            self.calls.append({"service": service, "action": action, "status": status,
+                               "region": region, "run": self.run_index})
