@@ -4,6 +4,12 @@ Wall time (``now``) is what reports, queries and state use; ``monotonic`` and
 ``sleep`` measure and spend the run's time budget. All three are replaceable,
 so that the local runtime can replay a scenario at its own times and tests can
 skip real waiting. Nothing else in the package reads the time.
+
+Inside the local Func runtime every task runs fresh copies of the scripts, this
+one included; the runtime hands each task its own clock as
+``DFF.GUANCE_MONITOR_CLOCK`` (an object with ``now``, ``monotonic`` and
+``sleep``), which this module follows unless a clock was set here directly.
+Real DataFlux Func has no such helper (``DFF`` answers None): real time.
 """
 import datetime
 import re
@@ -19,12 +25,19 @@ _sleeper = None    # callable(seconds), or None for time.sleep
 _mono = None       # callable -> float seconds, or None for time.monotonic
 
 
+def _host():
+    """The clock the local Func runtime provides to this task, if any."""
+    dff = globals().get("DFF")  # injected by (local) Func into each script's scope
+    return getattr(dff, "GUANCE_MONITOR_CLOCK", None) if dff is not None else None
+
+
 def now():
     """The current time as an aware UTC datetime."""
     source = _wall
-    if source is None:
-        return datetime.datetime.now(UTC)
-    return source()
+    if source is not None:
+        return source()
+    host = _host()
+    return host.now() if host is not None else datetime.datetime.now(UTC)
 
 
 def now_ms():
@@ -35,7 +48,10 @@ def now_ms():
 def monotonic():
     """Seconds on a clock that only moves forward; for deadlines."""
     source = _mono
-    return time.monotonic() if source is None else source()
+    if source is not None:
+        return source()
+    host = _host()
+    return host.monotonic() if host is not None else time.monotonic()
 
 
 def sleep(seconds):
@@ -43,10 +59,14 @@ def sleep(seconds):
     if seconds <= 0:
         return
     sleeper = _sleeper
-    if sleeper is None:
-        time.sleep(seconds)
-    else:
+    if sleeper is not None:
         sleeper(seconds)
+        return
+    host = _host()
+    if host is not None:
+        host.sleep(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def set_wall_clock(source):

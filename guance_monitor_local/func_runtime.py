@@ -290,6 +290,8 @@ class LocalDFF(object):
         self.LOG = task.log
         self.SIGN = task.runtime.sign
         self.TASK = task
+        # The runtime's clock (what `clock.frozen` / FakeSleep set outside) for this task's scripts.
+        self.GUANCE_MONITOR_CLOCK = clock
 
     def API(self, title=None, fixed_cron_expr=None, fixed_crontab=None, delayed_cron_job=None,
             delayed_crontab=None, timeout=None, api_timeout=None, expires=None, cache_result=None,

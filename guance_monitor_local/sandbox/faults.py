@@ -13,15 +13,18 @@ A fault is a dict (in a scenario's ``sandbox.faults`` list, or given to
      "code": "ServiceUnavailable",         # ... this error code (service's error format)
      "message": "...",
      "retry_after": 1.5,                   # Retry-After (Guance) / x-acs-retry-after (Alibaba Cloud)
-     "drop": true}                         # close the connection without an answer
+     "drop": true,                         # close the connection without an answer
+     "drop_after_handling": true}          # handle the request, then close without an answer
+                                           # (the client cannot tell whether it arrived)
 
-Latency combines with the other effects; ``drop`` wins over ``status``.
+Latency combines with the other effects; ``drop`` wins over ``status``, which
+wins over ``drop_after_handling``.
 """
 import fnmatch
 import threading
 
 _KNOWN = {"service", "action", "region", "runs", "times", "latency_ms", "status", "code",
-          "message", "retry_after", "drop", "note"}
+          "message", "retry_after", "drop", "drop_after_handling", "note"}
 
 
 class FaultError(ValueError):
@@ -46,6 +49,7 @@ class Fault(object):
         self.message = spec.get("message")
         self.retry_after = spec.get("retry_after")
         self.drop = bool(spec.get("drop"))
+        self.drop_after_handling = bool(spec.get("drop_after_handling"))
         if self.status is not None and not (isinstance(self.status, int) and 400 <= self.status <= 599):
             raise FaultError("%s.status: expected an HTTP error status 400-599, got %r" % (where, self.status))
         if self.times is not None and not (isinstance(self.times, int) and self.times >= 0):
@@ -84,11 +88,20 @@ class FaultPlan(object):
             self.faults = []
 
     def pick(self, service, action, region, run):
-        """The faults that apply to this request (counting the hit), latency ones included."""
+        """The faults that apply to this request: every latency fault, and the first one with an effect.
+
+        A fault counts a hit (for ``times``) only when it applies.
+        """
         picked = []
+        effect_taken = False
         with self._lock:
             for fault in self.faults:
-                if fault.matches(service, action, region, run):
-                    fault.hits += 1
-                    picked.append(fault)
+                if not fault.matches(service, action, region, run):
+                    continue
+                has_effect = fault.drop or fault.status is not None or fault.drop_after_handling
+                if has_effect and effect_taken:
+                    continue
+                effect_taken = effect_taken or has_effect
+                fault.hits += 1
+                picked.append(fault)
         return picked

@@ -109,6 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(dispatcher, host="127.0.0.1", port=0):
     """Start a server thread; returns the server (``server.server_address[1]`` is the port)."""
     server = SandboxHTTPServer((host, port), dispatcher)
-    thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="sandbox-http", daemon=True)
     thread.start()
     return server

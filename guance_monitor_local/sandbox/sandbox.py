@@ -133,6 +133,9 @@ class Sandbox(object):
             response = service.handle(request, action)
         except Exception as exc:  # noqa: BLE001 - a sandbox bug must not look like a silent answer
             response = service.error(request, 500, "Sandbox.InternalError", "%s: %s" % (type(exc).__name__, exc))
+        if any(f.drop_after_handling for f in faults):
+            self._record(service.name, action, "dropped-after-handling", region)
+            raise http.DropConnection()
         self._record(service.name, action, response.status, region)
         return response
 
