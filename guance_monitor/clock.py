@@ -18,7 +18,10 @@ import time
 
 UTC = datetime.timezone.utc
 
-_FRACTION = re.compile(r"\.(\d+)")
+# ISO 8601 extended form, the same on every Python: date, optional time (seconds and fraction
+# optional: ECS instance times carry no seconds), optional zone (Z, +08:00, +0800, +08).
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+                  r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$")
 _lock = threading.Lock()
 _wall = None       # callable -> aware datetime, or None for the real time
 _sleeper = None    # callable(seconds), or None for time.sleep
@@ -141,9 +144,10 @@ def parse_time(value):
     """A UTC datetime from a datetime, epoch ms (int/float) or ISO 8601 text.
 
     Accepts the forms the platforms use: ``2026-11-20T08:00:00Z``,
-    ``2026-11-20T08:00Z`` (ECS instance times carry no seconds), offsets such
-    as ``+08:00``, and a space instead of ``T``. Raises ValueError naming the
-    value otherwise.
+    ``2026-11-20T08:00Z`` (ECS instance times carry no seconds), fractions,
+    offsets such as ``+08:00`` / ``+0800``, a space instead of ``T``, and a
+    date alone (midnight UTC). The same on every Python version. Raises
+    ValueError naming the value otherwise.
     """
     if isinstance(value, datetime.datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -156,18 +160,26 @@ def parse_time(value):
     text = value.strip()
     if text.isdigit():
         return from_ms(int(text))
-    iso = text.replace(" ", "T", 1)
-    if iso.endswith(("Z", "z")):
-        iso = iso[:-1] + "+00:00"
-    # Python 3.8 takes only 3 or 6 fraction digits: pad or cut to 6.
-    iso = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], iso)
+    match = _ISO.match(text)
+    if not match:
+        raise ValueError("not an ISO 8601 time or epoch milliseconds: %r" % (value,))
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0").ljust(6, "0")[:6])
     try:
-        parsed = datetime.datetime.fromisoformat(iso)
+        parsed = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
+                                   int(second or 0), micro, tzinfo=_zone(zone))
     except ValueError:
         raise ValueError("not an ISO 8601 time or epoch milliseconds: %r" % (value,))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def _zone(text):
+    if not text or text in ("Z", "z"):
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    return datetime.timezone(sign * datetime.timedelta(hours=hours, minutes=minutes))
 
 
 def iso(value):

@@ -166,7 +166,7 @@ def string_map(value):
 
 def duration_seconds(value):
     """``90``, ``"90s"``, ``"30m"``, ``"2h"``, ``"7d"`` -> seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf"):
         return float(value)
     if isinstance(value, str):
         text = value.strip().lower()
@@ -178,7 +178,7 @@ def duration_seconds(value):
                 result = float(text)
         except ValueError:
             result = -1
-        if result >= 0:
+        if 0 <= result < float("inf"):
             return result
     raise ValueError("expected a duration such as 300, \"30m\", \"2h\" or \"7d\"")
 

@@ -32,9 +32,10 @@ READ_TIMEOUT = 20.0
 class GuanceAPIError(Exception):
     """A Guance OpenAPI call failed; the text names the path, status and server message."""
 
-    def __init__(self, path, status=None, code=None, message=None):
+    def __init__(self, path, status=None, code=None, message=None, transient=None):
         self.path = path
         self.status = status
+        self._transient = transient
         self.code = code
         self.message = message
         parts = ["Guance OpenAPI %s failed" % path]
@@ -49,6 +50,8 @@ class GuanceAPIError(Exception):
 
     @property
     def transient(self):
+        if self._transient is not None:
+            return self._transient
         return self.status is None or self.status == 429 or self.status >= 500
 
 
@@ -184,8 +187,10 @@ def _unwrap(path, response):
             message = payload.get("message")
         elif response.text:
             message = response.text[:200]
-        error = GuanceAPIError(path, status=response.status_code if response.status_code >= 400 else 400,
-                               code=code, message=message)
+        # A refusal inside a 200 answer (success: false) is final, not transient.
+        error = GuanceAPIError(path, status=response.status_code if response.status_code >= 400 else None,
+                               code=code, message=message,
+                               transient=None if response.status_code >= 400 else False)
         error.retry_after = _retry_after(response)
         raise error
     return payload.get("content")

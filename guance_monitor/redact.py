@@ -14,9 +14,11 @@ MASK = "***"
 _lock = threading.Lock()
 _secrets = set()
 
+# An Authorization header's value has several words ("Bearer <token>", "ACS3-HMAC-SHA256 Credential=...").
+_AUTHORIZATION = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n}]+")
 # key=value / key: value pairs whose value is a credential, whatever the value is.
 _CREDENTIAL_PAIRS = re.compile(
-    r"(?i)((?:df-api-key|authorization|access_?key_?secret|accesskeysecret|security_?token|"
+    r"(?i)((?:df-api-key|access_?key_?secret|accesskeysecret|security_?token|"
     r"securitytoken|signature|workspace_token|api_key|token|password)"
     r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;}]+)"
 )
@@ -41,6 +43,7 @@ def redact(text):
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + MASK, text)
     return _CREDENTIAL_PAIRS.sub(lambda m: m.group(1) + MASK, text)
 
 

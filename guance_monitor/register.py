@@ -139,7 +139,7 @@ def get_rule(api, key):
     try:
         rule = api.get(CHECKER_PATH + "get", refKey=key)
     except openapi.GuanceAPIError as exc:
-        if exc.status == 404:
+        if exc.status == 404 or str(exc.code or "").endswith("NotFound"):
             return None
         raise
     return rule if isinstance(rule, dict) and rule.get("uuid") else None

@@ -406,8 +406,10 @@ class Task(object):
             "_DFF_QUEUE": 1, "_DFF_HTTP_REQUEST": {},
         }
 
-    def create_scope(self, script_id, parent_scope=None):
-        scope = {"__name__": script_id, "__file__": script_id}
+    def create_scope(self, script_id, parent_scope=None, scope=None):
+        """Fill ``scope`` (a new dict by default) as Func does for a script: DFF, _DFF_*, safe builtins."""
+        scope = {} if scope is None else scope
+        scope.update({"__name__": script_id, "__file__": script_id})
         scope.update(self.dff_globals())
         if parent_scope is not None:
             for key, value in parent_scope.items():
@@ -416,6 +418,7 @@ class Task(object):
         scope["DFF"] = LocalDFF(self, scope, script_id)
         safe_builtins = dict((name, getattr(builtins, name)) for name in dir(builtins)
                              if name not in ("BaseException",))
+        # Bound to the very dict the script runs in, so what it sets before an import is seen.
         safe_builtins["__import__"] = functools.partial(self.custom_import, scope)
         safe_builtins["print"] = self.log
         scope["__builtins__"] = safe_builtins
@@ -444,7 +447,7 @@ class Task(object):
             return module
         module = types.ModuleType(script_id)
         module.__dict__.clear()
-        module.__dict__.update(self.create_scope(script_id, parent_scope))
+        self.create_scope(script_id, parent_scope, scope=module.__dict__)
         self.modules[script_id] = module
         try:
             exec(self.runtime.compiled(script_id), module.__dict__)

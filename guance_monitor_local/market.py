@@ -91,6 +91,11 @@ def to_func_form(source, script_sets=None, where="script"):
                         alias.name))
     for node, text in sorted(edits, key=lambda e: -e[0].lineno):
         first, last = node.lineno - 1, getattr(node, "end_lineno", node.lineno) - 1
+        before = lines[first][:node.col_offset]
+        after = lines[last][node.end_col_offset:]
+        if before.strip() or (after.strip() and not after.strip().startswith("#")):
+            raise MarketError("%s:%d: put the import of a script set on a line of its own "
+                              "(Func's form rewrites whole lines)" % (where, node.lineno))
         indent = re.match(r"\s*", lines[first]).group(0)
         replacement = [indent + text + "\n"] + ["\n"] * (last - first)
         lines[first:last + 1] = replacement
