@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -160,7 +159,7 @@ def cmd_run(args):
             raise UsageError("%s has %s DFF.API functions (%s): choose one with --func" % (
                 args.script, len(names), ", ".join(names) or "none"))
         func = names[0]
-    result = runtime.run("%s.%s" % (script_id, func), kwargs, origin="direct")
+    result = runtime.run("%s.%s" % (script_id, func), kwargs, origin="crontab")
     if not result.ok:
         print("%s.%s failed after %.1f s: %s: %s" % (script_id, func, result.seconds, type(result.error).__name__,
                                                     _first_line(result.error)), file=sys.stderr)
@@ -172,47 +171,27 @@ def cmd_run(args):
 
 
 def cmd_serve(args):
-    from croniter import croniter
-    from guance_monitor import clock
+    from guance_monitor_local import scheduler
     runtime, script_ids = _runtime(args, args.scripts)
     jobs = []
     for script_id in script_ids:
         for entry in _api_funcs(runtime, script_id):
             cron = entry["extraConfig"].get("fixedCronExpr")
             if cron:
-                jobs.append({"func_id": "%s.%s" % (script_id, entry["name"]), "cron": cron, "running": None})
+                jobs.append(("%s.%s" % (script_id, entry["name"]), cron))
     if not jobs:
         raise UsageError("no DFF.API function with fixed_crontab in %s" % ", ".join(args.scripts))
-    zone = _func_zone()
-    for job in jobs:
-        job["iter"] = croniter(job["cron"], clock.now().astimezone(zone))
-        job["next"] = job["iter"].get_next(float)
-        print("scheduled %s: %s (next %s)" % (job["func_id"], job["cron"], time.strftime(
-            "%Y-%m-%d %H:%M:%S", time.localtime(job["next"]))), file=sys.stderr)
-    while True:
-        now = clock.now_ms() / 1000.0
-        for job in jobs:
-            if now >= job["next"]:
-                job["next"] = job["iter"].get_next(float)
-                if job["running"] is not None and job["running"].is_alive():
-                    print("%s: previous run still going, skipped" % job["func_id"], file=sys.stderr)
-                    continue
-                job["running"] = threading.Thread(target=_serve_one, args=(runtime, job["func_id"], job["cron"]),
-                                                  daemon=True)
-                job["running"].start()
-        clock.sleep(max(0.2, min(j["next"] for j in jobs) - clock.now_ms() / 1000.0))
+
+    def run_one(func_id, cron):
+        result = runtime.run(func_id, origin="crontab", cron_expr=cron)
+        outcome = "ok" if result.ok else "FAILED %s: %s" % (type(result.error).__name__, _first_line(result.error))
+        _say("%s finished in %.1f s: %s" % (func_id, result.seconds, outcome))
+
+    scheduler.Scheduler(jobs, run_one, report=_say).forever()
 
 
-def _serve_one(runtime, func_id, cron):
-    result = runtime.run(func_id, origin="crontab", cron_expr=cron)
-    outcome = "ok" if result.ok else "FAILED %s: %s" % (type(result.error).__name__, _first_line(result.error))
-    print("%s finished in %.1f s: %s" % (func_id, result.seconds, outcome), file=sys.stderr)
-
-
-def _func_zone():
-    """Func matches cron times in its server's zone, Asia/Shanghai by default (UTC+8, no DST)."""
-    import datetime
-    return datetime.timezone(datetime.timedelta(hours=8))
+def _say(message):
+    print(message, file=sys.stderr)
 
 
 def cmd_sandbox(args):
