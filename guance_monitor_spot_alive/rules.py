@@ -1,0 +1,295 @@
+"""Detection rules over plain data: one instance, its market, its signals -> findings. Pure functions.
+
+======================  ========  ===================================================================
+code                    severity  fires when
+======================  ========  ===================================================================
+``recycling``           critical  the instance holds the ``Recycling`` lock (live DescribeInstances, or
+                                  the integration's ``OperationLocks`` when no live answer exists), or
+                                  a CMS ``Instance:PreemptibleInstanceInterruption`` event names it
+``price_below``         error     past protection, ``SpotWithPriceLimit``, and ``SpotPriceLimit`` is
+                                  below the latest spot price in its zone
+``out_of_stock``        error     past protection, and its type is sold out in its zone
+                                  (``WithoutStock`` / ``ClosedWithoutStock``)
+``price_near``          warning   past protection, ``SpotWithPriceLimit``, and the limit is less than
+                                  ``price_margin`` above the latest spot price in its zone
+``low_stock``           warning   past protection, and its type is ``ClosedWithStock`` in its zone
+``interruption_high``   warning   past protection, and the 30-day interruption rate of its type in its
+                                  zone is in the top bucket (``10-100%``, i.e. >= 10 %)
+``too_expensive``       warning   the latest spot price in its zone is above the accepted discount
+                                  (configs ``spot_with_price_limit``) times the pay-as-you-go price
+======================  ========  ===================================================================
+
+Rules of a family (``recycling``, ``price_limit``, ``stock``, ``interruption``, ``discount``) that
+lack data are not evaluated and the evaluation says what was missing: nothing fires, and
+nothing recovers, on missing data. Stopped instances skip the price, stock and discount rules
+(they do not run, so nothing is bid). Protection ends ``SpotDuration`` hours (default 1) after
+``CreationTime``.
+"""
+from guance_monitor import clock
+
+SEVERITY = {"warning": 2, "error": 3, "critical": 4}
+NOTICE_MS = 5 * 60 * 1000                  # release follows the interruption notice by about 5 minutes
+DEFAULT_SPOT_DURATION_H = 1
+TOP_BUCKET = "10-100%"
+TOP_BUCKET_RATE = 10.0
+SOLD_OUT = ("WithoutStock", "ClosedWithoutStock")
+LOW_STOCK = ("ClosedWithStock",)
+NOT_RUNNING = ("Stopped", "Stopping")
+
+FAMILY = {"recycling": "recycling", "price_below": "price_limit", "price_near": "price_limit",
+          "out_of_stock": "stock", "low_stock": "stock", "interruption_high": "interruption",
+          "too_expensive": "discount"}
+FAMILIES = ("recycling", "price_limit", "stock", "interruption", "discount")
+
+
+def finding(code, severity, **facts):
+    return {"code": code, "severity": severity, "facts": facts}
+
+
+def worst(severities):
+    best = None
+    for one in severities:
+        if one and (best is None or SEVERITY[one] > SEVERITY[best]):
+            best = one
+    return best
+
+
+# -- protection -------------------------------------------------------------------------------
+
+def protection_end_ms(instance):
+    """When the protection period ends (epoch ms), or None when ``CreationTime`` is unknown."""
+    created = instance.get("creation_time")
+    if not created:
+        return None
+    try:
+        created_ms = clock.to_ms(clock.parse_time(created))
+    except ValueError:
+        return None
+    hours = instance.get("spot_duration")
+    if hours is None:
+        hours = DEFAULT_SPOT_DURATION_H
+    return created_ms + int(hours) * 3600 * 1000
+
+
+# -- the rules --------------------------------------------------------------------------------
+
+def check_recycling(signals, now_ms):
+    """(finding or None, checked) from the release signals of one instance.
+
+    ``signals``: ``live_lock`` (True / False / None = no live answer), ``object_lock`` (the
+    integration's lock: True / False / None = unknown or malformed), ``event`` (the CMS notice
+    ``{"time_ms"}`` or None), ``events_ok`` (the CMS query answered), ``live_source`` (some live
+    ECS answer is possible this run), ``first_seen_ms`` (when a release was first seen, from state),
+    ``lock_message``.
+    """
+    live = signals.get("live_lock")
+    locked = live if live is not None else signals.get("object_lock")
+    event = signals.get("event")
+    checked = live is not None or (not signals.get("live_source") and signals.get("object_lock") is not None)
+    if not locked and not event:
+        return None, checked
+    sources = []
+    if live:
+        sources.append("live")
+    elif locked:
+        sources.append("guance")
+    if event:
+        sources.append("event")
+    notice_ms = event.get("time_ms") if event else None
+    first_seen = signals.get("first_seen_ms") or now_ms
+    if notice_ms is not None:
+        deadline_ms, deadline_kind = notice_ms + NOTICE_MS, "notice"
+    else:
+        deadline_ms, deadline_kind = first_seen + NOTICE_MS, "first_seen"
+    return finding("recycling", "critical", sources=sources, notice_ms=notice_ms, deadline_ms=deadline_ms,
+                   deadline_kind=deadline_kind, first_seen_ms=first_seen,
+                   left_s=(deadline_ms - now_ms) / 1000.0, lock_message=signals.get("lock_message") or "",
+                   events_ok=bool(signals.get("events_ok"))), True
+
+
+def check_price_limit(instance, zone_price, margin):
+    """(finding or None, missing text or None) for the bid of a ``SpotWithPriceLimit`` instance."""
+    if instance.get("spot_strategy") != "SpotWithPriceLimit":
+        return None, None
+    limit = instance.get("spot_price_limit")
+    if not limit:
+        return None, "SpotPriceLimit is not set for a SpotWithPriceLimit instance"
+    if not zone_price or zone_price.get("latest") is None:
+        return None, "no spot price of %s in zone %s" % (instance.get("instance_type"), instance.get("zone_id"))
+    price = zone_price["latest"]
+    facts = dict(limit=limit, price=price, zone=instance.get("zone_id"), price_ms=zone_price.get("latest_ms"),
+                 margin=margin, week_max=zone_price.get("max"), origin=zone_price.get("origin"))
+    if limit < price:
+        return finding("price_below", "error", gap=(price - limit) / price if price else None, **facts), None
+    if price > 0 and limit < price * (1.0 + margin):
+        return finding("price_near", "warning", headroom=(limit - price) / price, **facts), None
+    return None, None
+
+
+def stock_of(stock, zone, instance_type):
+    """The stock category of a type in a zone: a StatusCategory, ``NotListed``, or None (unknown)."""
+    if not stock:
+        return None
+    types = (stock.get("types") or {}).get(zone)
+    if types is None:
+        return "NotListed" if stock.get("zones") is not None else None
+    if instance_type in types:
+        return types[instance_type]
+    if not types:                           # a sold-out zone can come back with an empty list
+        return (stock.get("zones") or {}).get(zone) or "NotListed"
+    return "NotListed"
+
+
+def check_stock(instance, category):
+    if category is None:
+        return None, "no stock data for the region"
+    if category == "NotListed":
+        return None, "%s is not listed for spot purchase in zone %s" % (instance.get("instance_type"),
+                                                                         instance.get("zone_id"))
+    if category in SOLD_OUT:
+        return finding("out_of_stock", "error", category=category, zone=instance.get("zone_id")), None
+    if category in LOW_STOCK:
+        return finding("low_stock", "warning", category=category, zone=instance.get("zone_id")), None
+    return None, None
+
+
+def top_bucket(figures):
+    if not figures:
+        return False
+    if figures.get("desc") == TOP_BUCKET:
+        return True
+    rate = figures.get("rate")
+    return rate is not None and rate >= TOP_BUCKET_RATE
+
+
+def check_interruption(instance, figures):
+    if not figures or (figures.get("rate") is None and not figures.get("desc")):
+        return None, "no 30-day interruption rate of %s in zone %s" % (instance.get("instance_type"),
+                                                                       instance.get("zone_id"))
+    if top_bucket(figures):
+        return finding("interruption_high", "warning", rate=figures.get("rate"), desc=figures.get("desc"),
+                       zone=instance.get("zone_id")), None
+    return None, None
+
+
+def check_discount(instance, zone_price, accepted):
+    """Too expensive: the latest spot price is above ``accepted`` x PAYG (accepted None: not configured)."""
+    if accepted is None:
+        return None, None
+    if not zone_price or zone_price.get("latest") is None:
+        return None, "no spot price of %s in zone %s" % (instance.get("instance_type"), instance.get("zone_id"))
+    origin = zone_price.get("origin")
+    if not origin:
+        return None, "no pay-as-you-go price of %s in zone %s" % (instance.get("instance_type"),
+                                                                   instance.get("zone_id"))
+    price = zone_price["latest"]
+    if price > accepted * origin:
+        return finding("too_expensive", "warning", price=price, origin=origin, share=price / origin,
+                       accepted=accepted, zone=instance.get("zone_id")), None
+    return None, None
+
+
+# -- one instance -----------------------------------------------------------------------------
+
+def evaluate(instance, market, signals, settings, now_ms):
+    """Everything the rules say about one instance.
+
+    ``market``: ``zones`` ({zone: price figures} or None), ``price_error``, ``advice``
+    ({zone: {discount, rate, desc}} or None), ``advice_error``, ``stock`` (the region's stock or
+    None), ``stock_error``. Returns ``{severity, findings, missing, checked, protection_end_ms,
+    in_protection}``; ``checked`` is the set of rule families that had the data they need.
+    """
+    findings = []
+    missing = []
+    checked = set()
+
+    recycling, ok = check_recycling(signals, now_ms)
+    if recycling:
+        findings.append(recycling)
+    if ok:
+        checked.add("recycling")
+    elif not recycling:
+        missing.append(signals.get("missing") or "no live answer about the release lock")
+
+    protection_end = protection_end_ms(instance)
+    in_protection = protection_end is not None and now_ms < protection_end
+    zones = market.get("zones")
+    zone_price = (zones or {}).get(instance.get("zone_id")) if zones is not None else None
+    running = instance.get("status") not in NOT_RUNNING
+
+    def note(text, what):
+        missing.append("%s: %s" % (what, text) if text else what)
+
+    if not running:
+        checked.update(("price_limit", "stock", "interruption", "discount"))
+    else:
+        if protection_end is None:
+            missing.append("CreationTime unknown: end of protection unknown, price / stock / interruption "
+                           "rules not evaluated")
+        elif in_protection:
+            checked.update(("price_limit", "stock", "interruption"))
+        else:
+            # price
+            if zones is None:
+                note(market.get("price_error"), "no spot prices")
+            else:
+                hit, gap = check_price_limit(instance, zone_price, settings.get("price_margin", 0.1))
+                if hit:
+                    findings.append(hit)
+                if gap and not hit:
+                    missing.append(gap)
+                else:
+                    checked.add("price_limit")
+            # stock
+            if market.get("stock") is None:
+                note(market.get("stock_error"), "no stock data")
+            else:
+                hit, gap = check_stock(instance, stock_of(market["stock"], instance.get("zone_id"),
+                                                          instance.get("instance_type")))
+                if hit:
+                    findings.append(hit)
+                    checked.add("stock")
+                elif gap:
+                    missing.append(gap)
+                else:
+                    checked.add("stock")
+            # interruption
+            if market.get("advice") is None:
+                note(market.get("advice_error"), "no spot advice")
+            else:
+                hit, gap = check_interruption(instance, market["advice"].get(instance.get("zone_id")))
+                if hit:
+                    findings.append(hit)
+                if gap:
+                    missing.append(gap)
+                else:
+                    checked.add("interruption")
+        # discount (cost), whatever the protection
+        if settings.get("discount") is None:
+            checked.add("discount")
+        elif zones is None:
+            note(market.get("price_error"), "no spot prices")
+        else:
+            hit, gap = check_discount(instance, zone_price, settings.get("discount"))
+            if hit:
+                findings.append(hit)
+            if gap:
+                missing.append(gap)
+            else:
+                checked.add("discount")
+
+    findings.sort(key=lambda f: -SEVERITY[f["severity"]])
+    unique_missing = []
+    for text in missing:
+        if text not in unique_missing:
+            unique_missing.append(text)
+    return {"severity": worst(f["severity"] for f in findings), "findings": findings, "missing": unique_missing,
+            "checked": checked, "protection_end_ms": protection_end, "in_protection": in_protection}
+
+
+def recovered(evaluation, previous_codes):
+    """True when nothing fires and every family that fired before was evaluated this run."""
+    if evaluation["severity"] is not None:
+        return False
+    families = set(FAMILY.get(code, code) for code in previous_codes or [])
+    return families <= evaluation["checked"]
