@@ -44,7 +44,7 @@ def sandbox_values(sandbox):
         "Guance Node": sandbox.url,
         "Aliyun AccessKey ID": settings["aliyun_access_key_id"],
         "Aliyun AccessKey Secret": settings["aliyun_access_key_secret"],
-        "Aliyun Endpoint": sandbox.endpoint,
+        "Aliyun Endpoint": sandbox.url,
     }
 
 

@@ -432,6 +432,7 @@ class AliyunService(object):
         return self.sandbox.scenario.aliyun
 
     def visible(self, obj, where):
+        """Whether ``obj`` exists now on the scenario timeline; ``where()`` names it in errors."""
         now = self.now()
         for key in ("_visible_from", "_visible_until"):
             if obj.get(key) is None:
@@ -439,18 +440,22 @@ class AliyunService(object):
             try:
                 at = clock.to_ms(clock.parse_time(obj[key]))
             except ValueError as exc:
-                raise AliyunError(500, "Sandbox.BadScenario", "%s.%s: %s" % (where, key, exc))
+                raise AliyunError(500, "Sandbox.BadScenario", "%s.%s: %s" % (where(), key, exc))
             if key == "_visible_from" and now < at:
                 return False
             if key == "_visible_until" and now >= at:
                 return False
         return True
 
-    def listed(self, region, data, kind):
-        """The visible objects of ``scenario.aliyun[region][kind]``."""
+    def listed(self, region, data, kind, keep=None):
+        """(index, object) of the visible objects of ``scenario.aliyun[region][kind]`` that ``keep`` keeps.
+
+        ``keep`` runs first, so that a cheap test (an instance type) spares the timeline checks.
+        """
         items = data.get(kind) or []
-        return [item for index, item in enumerate(items)
-                if isinstance(item, dict) and self.visible(item, "aliyun.%s.%s[%d]" % (region, kind, index))]
+        return [(index, item) for index, item in enumerate(items)
+                if isinstance(item, dict) and (keep is None or keep(item)) and
+                self.visible(item, lambda: "aliyun.%s.%s[%d]" % (region, kind, index))]
 
     @staticmethod
     def time_ms(value, where):
@@ -569,7 +574,7 @@ class EcsService(AliyunService):
                                                        "KeyPairName", "InstanceNetworkType")
                   if params.get(key) not in (None, "")]
         matched = []
-        for instance in self.listed(region, data, "instances"):
+        for _, instance in self.listed(region, data, "instances"):
             if any(instance.get(key) != value for key, value in simple):
                 continue
             if status is not None and instance.get("Status") != status:
@@ -704,9 +709,8 @@ class EcsService(AliyunService):
         upper = min(end, now)
 
         points = []
-        for index, point in enumerate(self.listed(region, data, "spot_price_history")):
-            if point.get("InstanceType") != instance_type:
-                continue
+        for index, point in self.listed(region, data, "spot_price_history",
+                                        keep=lambda p: p.get("InstanceType") == instance_type):
             if zone is not None and point.get("ZoneId") != zone:
                 continue
             if point.get("NetworkType") not in (None, network):
@@ -781,7 +785,7 @@ class EcsService(AliyunService):
             return True
 
         zones = []
-        for entry in self.listed(region, data, "spot_advice"):
+        for _, entry in self.listed(region, data, "spot_advice"):
             if zone is not None and entry.get("ZoneId") != zone:
                 continue
             resources = [r for r in _wrapped(entry, "AvailableSpotResources", "AvailableSpotResource")
@@ -832,7 +836,7 @@ class EcsService(AliyunService):
             return True
 
         zones = []
-        for entry in self.listed(region, data, "available_resource"):
+        for _, entry in self.listed(region, data, "available_resource"):
             if zone is not None and entry.get("ZoneId") != zone:
                 continue
             if not controls_match(entry):
@@ -912,7 +916,7 @@ class CmsService(AliyunService):
 
         events = []
         for region, data in self.regions().items():
-            for index, event in enumerate(self.listed(region, data, "system_events")):
+            for index, event in self.listed(region, data, "system_events"):
                 event_region = event.get("RegionId") or region
                 if only_region is not None and event_region != only_region:
                     continue
