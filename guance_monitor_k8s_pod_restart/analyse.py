@@ -1,0 +1,636 @@
+"""Analyse: the detection rules, as small pure functions over plain data.
+
+Per (cluster, namespace), over the last 30 minutes:
+
+    ratio = abnormal pods / pods in the population
+
+- a pod is **restarted** when its ``restarts`` counter rose in the window (keyed
+  by pod uid; a counter that goes down belongs to a new container, see
+  ``restart_delta``);
+- a pod is **disrupted** when it was evicted, preempted, lost with its node or
+  released as a spot instance in the window (events, ``Failed`` pod objects,
+  nodes that vanished), even though its replacement starts at 0;
+- the **population** is the pods seen in the window, minus those not counted:
+  Job/CronJob pods, workloads excluded by configs, pods replaced by a rollout,
+  pods deleted or replaced without a disruption, replacements of disrupted pods
+  (the disrupted pod already stands for that slot) and pods that had failed
+  before the window. Restarts with exit code 0 and restarts caused by a node
+  reboot stay in the population but are not abnormal.
+
+``evaluate`` fires when the ratio reaches ``max(min_ratio, baseline x
+rise_factor)`` and the abnormal pods are ``min_restarted_pods`` or more (or
+restarted ``min_restarts`` times or more); ``severity`` grows with the ratio.
+The baseline is the median ratio of the namespace's recent clean windows.
+"""
+import json
+
+WINDOW_MS = 30 * 60 * 1000
+MAX_RESTARTS = 1000000           # a restart counter above this is not a counter
+ALIVE_SLACK_MS = 3 * 60 * 1000   # last point this close to the cluster's latest point: the pod is still there
+STALE_MS = 10 * 60 * 1000        # the cluster's latest point older than this before the window's end: data stopped
+NEW_POD_SHARE = 0.8              # a live pod with fewer samples than this share of the fullest pod appeared
+NODE_GONE_MS = 12 * 60 * 1000    # a node object not reported for this long is gone
+REBOOT_MAX_RESTARTS = 2          # a node reboot restarts a pod's containers once (twice at most)
+HISTORY_RUNS = 8                 # clean windows kept for the baseline
+HISTORY_MAX_AGE_MS = 24 * 3600 * 1000
+
+SEVERITY_BANDS = ((0.5, "critical"), (0.25, "error"), (0.0, "warning"))
+
+# exclusion -> (stays in the population, zh, en)
+EXCLUSIONS = {
+    "job": (False, u"Job/CronJob 的 Pod（运行完成即退出，不计入）", "Job/CronJob pod (runs to completion; not counted)"),
+    "configured": (False, u"按配置排除的工作负载", "workload excluded by configs"),
+    "rollout": (False, u"发布：被新版本替换", "rollout: replaced by a new revision"),
+    "replaced": (False, u"被替换（无驱逐/节点丢失迹象：发布、扩缩容或手动删除）",
+                 "replaced without a disruption (rollout, scaling or a manual delete)"),
+    "deleted": (False, u"已删除（缩容或手动删除）", "deleted (scale-down or a manual delete)"),
+    "replacement": (False, u"替换被中断 Pod 的新 Pod（与原 Pod 只计一次）",
+                    "replacement of a disrupted pod (counted once, with the pod it replaced)"),
+    "failed_before": (False, u"窗口开始前已失败", "had failed before the window"),
+    "exit0": (True, u"容器以退出码 0 结束后被重启（正常退出）", "restarted after exiting with code 0"),
+    "node_reboot": (True, u"节点重启导致的重启（归因于节点）", "restarted by a node reboot (attributed to the node)"),
+}
+ABNORMAL = ("restarted", "disrupted")
+
+# reason -> (cause, terminal): terminal reasons count even while the pod is still listed
+DISRUPTION_EVENTS = {
+    "Evicted": ("eviction", True),
+    "Preempted": ("eviction", True),
+    "TaintManagerEviction": ("node_spot", True),
+    "BidFailed": ("node_spot", True),
+    "SpotToBeReleased": ("node_spot", False),
+    "NodeNotReady": ("node_spot", False),
+    "NodeShutdown": ("node_spot", False),
+    "Shutdown": ("node_spot", False),
+}
+FAILED_STATUS_CAUSES = {
+    "Evicted": "eviction", "OutOfmemory": "eviction", "OutOfcpu": "eviction", "UnexpectedAdmissionError": "eviction",
+    "BidFailed": "node_spot", "NodeLost": "node_spot", "Shutdown": "node_spot", "Terminated": "node_spot",
+}
+NODE_REBOOT_EVENTS = ("Rebooted", "NodeNotReady", "NodeReady", "NodeShutdown")
+LOST_NODE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready",
+                    "node.kubernetes.io/out-of-service")
+
+
+# -- counters ---------------------------------------------------------------------------------
+
+def restart_delta(first, last, maximum, minimum):
+    """(restarts in the window, whether the counter went down) from its first/last/max/min.
+
+    A counter that only rises has ``min == first`` and ``max == last``: the
+    restarts are ``last - first``. Otherwise it went down somewhere (a new
+    container after a kubelet or node restart): the rises before and after the
+    drop are at least ``max - first`` and ``last - min``; the larger is kept.
+    """
+    if None in (first, last, maximum, minimum):
+        return 0, False
+    if minimum == first and maximum == last:
+        return int(last - first), False
+    return int(max(maximum - first, last - minimum, 0)), True
+
+
+def counter_problem(pod):
+    """Why a pod's counter series is unusable (missing tags, absurd values), or None."""
+    if not pod.get("namespace"):
+        return "kube_pod points without the namespace tag"
+    if not pod.get("uid"):
+        return "kube_pod points without the uid tag (pod %s)" % (pod.get("pod") or "?")
+    for key in ("first", "last", "max", "min"):
+        value = pod.get(key)
+        if value is None:
+            return "pod %s has no %s value of restarts" % (pod.get("pod") or pod["uid"], key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return "pod %s: restarts %r is not a number" % (pod.get("pod") or pod["uid"], value)
+        if value < 0 or value > MAX_RESTARTS:
+            return "pod %s: restarts counter %s is not a restart count (expected 0 to %d)" % (
+                pod.get("pod") or pod["uid"], _show_number(value), MAX_RESTARTS)
+    return None
+
+
+def validate(pods):
+    """(usable pods, [(pod, problem)]) with ``delta`` and ``reset`` set on the usable ones."""
+    kept, rejected = [], []
+    for pod in pods:
+        problem = counter_problem(pod)
+        if problem:
+            rejected.append((pod, problem))
+            continue
+        pod["delta"], pod["reset"] = restart_delta(pod["first"], pod["last"], pod["max"], pod["min"])
+        kept.append(pod)
+    return kept, rejected
+
+
+def _show_number(value):
+    return ("%d" % value) if float(value).is_integer() and abs(value) < 1e15 else ("%g" % value)
+
+
+# -- presence ---------------------------------------------------------------------------------
+
+def mark_presence(pods):
+    """Set ``alive`` (still reported at the end of the data) and ``new`` (appeared in the window)."""
+    latest = {}
+    fullest = {}
+    for pod in pods:
+        cluster = pod["cluster"]
+        if pod.get("last_ms") is not None:
+            latest[cluster] = max(latest.get(cluster, 0), pod["last_ms"])
+        key = (cluster, pod["namespace"])
+        fullest[key] = max(fullest.get(key, 0), pod.get("samples") or 0)
+    for pod in pods:
+        end = latest.get(pod["cluster"])
+        pod["alive"] = end is not None and pod.get("last_ms") is not None and pod["last_ms"] >= end - ALIVE_SLACK_MS
+        most = fullest.get((pod["cluster"], pod["namespace"]), 0)
+        pod["new"] = bool(pod["alive"] and most >= 5 and (pod.get("samples") or 0) < NEW_POD_SHARE * most)
+    return latest
+
+
+def data_state(latest_ms, end_ms):
+    """``ok``, ``stale`` (the data stopped well before the window's end) or ``none``."""
+    if latest_ms is None:
+        return "none"
+    return "stale" if latest_ms < end_ms - STALE_MS else "ok"
+
+
+# -- nodes ------------------------------------------------------------------------------------
+
+def _taint_keys(taints):
+    if not taints:
+        return []
+    if isinstance(taints, str):
+        try:
+            taints = json.loads(taints)
+        except ValueError:
+            return []
+    if isinstance(taints, dict):
+        taints = [taints]
+    return [t.get("key") for t in taints if isinstance(t, dict) and t.get("key")] if isinstance(taints, list) else []
+
+
+class NodeInfo(object):
+    """What is known about one node in the window: objects and node events."""
+
+    def __init__(self, name):
+        self.name = name
+        self.reported = False
+        self.gone = False
+        self.not_ready = False
+        self.lost_taint = None
+        self.age = None
+        self.events = []          # node events of the window, oldest first
+
+    @property
+    def lost(self):
+        """Gone, NotReady or tainted unreachable: pods that vanished from it were lost with it."""
+        return self.gone or self.not_ready or bool(self.lost_taint)
+
+    def lost_text(self):
+        if self.gone:
+            return u"节点 %s 已不再上报 / node %s stopped reporting" % (self.name, self.name)
+        if self.not_ready:
+            return u"节点 %s NotReady / node %s is NotReady" % (self.name, self.name)
+        if self.lost_taint:
+            return u"节点 %s 带有污点 %s / node %s has taint %s" % (self.name, self.lost_taint, self.name, self.lost_taint)
+        return ""
+
+    def reboot_evidence(self, start_ms):
+        """A text naming why the node is considered rebooted in the window, or None."""
+        for event in reversed(self.events):
+            if event["reason"] == "Rebooted":
+                return "Rebooted"
+        for event in reversed(self.events):
+            if event["reason"] in NODE_REBOOT_EVENTS:
+                return event["reason"]
+        if self.age is not None and isinstance(self.age, (int, float)) and 0 <= self.age < WINDOW_MS / 1000.0:
+            return "age %ds" % int(self.age)
+        return None
+
+
+def node_infos(nodes, events, start_ms, end_ms):
+    """(cluster, node name) -> NodeInfo, and node name -> NodeInfo for events without a cluster."""
+    infos = {}
+    for node in nodes:
+        if not node.get("name"):
+            continue
+        info = infos.setdefault((node["cluster"], node["name"]), NodeInfo(node["name"]))
+        info.reported = True
+        if node.get("last_ms") is not None and node["last_ms"] < end_ms - NODE_GONE_MS:
+            info.gone = True
+        if (node.get("ready") or "").lower() in ("false", "unknown"):
+            info.not_ready = True
+        lost = [k for k in _taint_keys(node.get("taints")) if k in LOST_NODE_TAINTS]
+        info.lost_taint = lost[0] if lost else None
+        info.age = node.get("age")
+    by_name = {}
+    for event in sorted(events, key=lambda e: e.get("time_ms") or 0):
+        if event.get("kind") != "Node" or not event.get("name"):
+            continue
+        targets = [info for (cluster, name), info in infos.items() if name == event["name"] and
+                   (not event.get("cluster") or cluster == event["cluster"])]
+        if not targets:
+            key = (event.get("cluster") or None, event["name"])
+            targets = [by_name.setdefault(key, NodeInfo(event["name"]))]
+        for info in targets:
+            info.events.append(event)
+    return infos, by_name
+
+
+def node_of(infos, loose, cluster, name):
+    info = infos.get((cluster, name))
+    if info is None:
+        info = loose.get((cluster, name)) or loose.get((None, name))
+    return info
+
+
+# -- disruption -------------------------------------------------------------------------------
+
+def disruption(pod, events, failed, node):
+    """(cause, evidence) when the pod was disrupted in the window, else None.
+
+    ``events``: the disruption events about this pod in the window; ``failed``:
+    its Failed pod object or None; ``node``: the NodeInfo of its node or None.
+    """
+    ordered = sorted(events, key=lambda e: e.get("time_ms") or 0)
+    terminal = [e for e in ordered if DISRUPTION_EVENTS.get(e["reason"], (None, False))[1]]
+    if terminal:
+        event = terminal[-1]
+        return DISRUPTION_EVENTS[event["reason"]][0], _event_evidence(event)
+    soft = [e for e in ordered if e["reason"] in DISRUPTION_EVENTS]
+    gone_or_failed = not pod.get("alive") or failed is not None
+    if failed is not None:
+        ran_in_window = (pod.get("ready_max") or 0) > 0 or bool(soft)
+        if ran_in_window:
+            cause = FAILED_STATUS_CAUSES.get(failed.get("status") or "")
+            if cause is None and soft:
+                cause = DISRUPTION_EVENTS[soft[-1]["reason"]][0]
+            if cause is None and node is not None and node.lost:
+                cause = "node_spot"
+            evidence = u"Pod %s（phase %s）" % (failed.get("status") or "Failed", failed.get("phase") or "Failed")
+            if soft:
+                evidence += u"; " + _event_evidence(soft[-1])
+            return cause or "unknown", evidence
+    if gone_or_failed and soft:
+        return DISRUPTION_EVENTS[soft[-1]["reason"]][0], _event_evidence(soft[-1])
+    if not pod.get("alive") and node is not None and node.lost:
+        return "node_spot", node.lost_text()
+    return None
+
+
+def _event_evidence(event):
+    message = (event.get("message") or "").strip()
+    if len(message) > 160:
+        message = message[:157] + "..."
+    return "%s: %s" % (event["reason"], message) if message else event["reason"]
+
+
+# -- workloads --------------------------------------------------------------------------------
+
+def workload_of(pod):
+    """(kind, name) of the pod's workload; a bare pod is its own workload."""
+    if pod.get("owner"):
+        return pod.get("owner_kind") or "replicaset", pod["owner"]
+    return "pod", pod.get("pod") or pod.get("uid")
+
+
+def template_hash(pod_name, deployment):
+    """The pod-template-hash in a Deployment pod's name (``<deployment>-<hash>-<suffix>``), or None."""
+    prefix = (deployment or "") + "-"
+    if not deployment or not pod_name or not pod_name.startswith(prefix):
+        return None
+    rest = pod_name[len(prefix):].rsplit("-", 1)
+    return rest[0] if len(rest) == 2 and rest[0] and "-" not in rest[0] else None
+
+
+def rollout_hashes(events):
+    """(namespace, deployment) -> template hashes a ScalingReplicaSet event scaled up in the window."""
+    out = {}
+    for event in events:
+        if event.get("reason") != "ScalingReplicaSet" or event.get("kind") != "Deployment":
+            continue
+        message = event.get("message") or ""
+        marker = "Scaled up replica set "
+        if marker not in message:
+            continue
+        replica_set = message.split(marker, 1)[1].split()[0] if message.split(marker, 1)[1].split() else ""
+        deployment = event.get("name") or ""
+        if replica_set.startswith(deployment + "-"):
+            out.setdefault((event.get("namespace") or "", deployment), set()).add(replica_set[len(deployment) + 1:])
+    return out
+
+
+def classify_vanished(workload_pods, scaled_up=None):
+    """Set the exclusion of pods that left the workload without a disruption, and mark replacements.
+
+    A Deployment pod whose template hash is not among those running at the end
+    (or that a ScalingReplicaSet event replaced) left in a **rollout**; another
+    pod that left while new ones came is **replaced**; one that left alone was
+    **deleted**. New pods standing in for disrupted pods are **replacement**s.
+    """
+    kind = workload_pods[0].get("owner_kind") if workload_pods else None
+    owner = workload_pods[0].get("owner") if workload_pods else None
+    alive_hashes = set(template_hash(p.get("pod"), owner) for p in workload_pods
+                       if p.get("alive") and kind == "deployment") - {None}
+    new_hashes = set(scaled_up or ())
+    new_pods = [p for p in workload_pods if p.get("new") and p.get("category") is None and not p.get("delta")]
+    left = [p for p in workload_pods if not p.get("alive") and p.get("category") is None]
+    disrupted = [p for p in workload_pods if p.get("category") == "disrupted"]
+    for pod in left:
+        pod_hash = template_hash(pod.get("pod"), owner) if kind == "deployment" else None
+        if pod_hash is not None and ((alive_hashes and pod_hash not in alive_hashes) or
+                                     (new_hashes and pod_hash not in new_hashes)):
+            exclude(pod, "rollout")
+        elif new_pods:
+            exclude(pod, "replaced")
+        else:
+            exclude(pod, "deleted")
+    for pod in new_pods[:len(disrupted)]:
+        exclude(pod, "replacement")
+
+
+def exclude(pod, key, note=None):
+    pod["category"] = "excluded"
+    pod["exclusion"] = key
+    if note:
+        pod.setdefault("evidence", []).append(note)
+
+
+# -- node reboots -----------------------------------------------------------------------------
+
+def suspected_reboots(pods, min_pods=3, min_workloads=2, share=0.8):
+    """(cluster, node) -> text for nodes where nearly every pod restarted once or twice (no node event seen).
+
+    The pattern of a node reboot: at least ``min_pods`` pods of ``min_workloads``
+    workloads, and ``share`` of the node's pods, restarted at most
+    ``REBOOT_MAX_RESTARTS`` times.
+    """
+    by_node = {}
+    for pod in pods:
+        if not pod.get("node") or (pod.get("category") == "excluded" and pod.get("exclusion") in ("job", "configured")):
+            continue
+        by_node.setdefault((pod["cluster"], pod["node"]), []).append(pod)
+    out = {}
+    for key, members in by_node.items():
+        live = [p for p in members if p.get("alive")]
+        once = [p for p in live if 0 < (p.get("delta") or 0) <= REBOOT_MAX_RESTARTS]
+        workloads = set(workload_of(p) for p in once)
+        if len(once) >= min_pods and len(workloads) >= min_workloads and len(once) >= share * len(live):
+            out[key] = u"%d/%d 个 Pod 同时重启 1-2 次 / %d of %d pods restarted once or twice" % (
+                len(once), len(live), len(once), len(live))
+    return out
+
+
+# -- figures and decisions --------------------------------------------------------------------
+
+def in_population(pod):
+    if pod.get("category") != "excluded":
+        return True
+    return EXCLUSIONS[pod["exclusion"]][0]
+
+
+def figures(pods):
+    """The namespace's counts: population, abnormal pods, restarts in the window, the ratio."""
+    population = [p for p in pods if in_population(p)]
+    abnormal = [p for p in population if p.get("category") in ABNORMAL]
+    restarts = sum(p.get("delta") or 0 for p in abnormal if p["category"] == "restarted")
+    restarts += sum(1 for p in abnormal if p["category"] == "disrupted")
+    return {
+        "pods": len(pods),
+        "population": len(population),
+        "abnormal": len(abnormal),
+        "restarted": sum(1 for p in abnormal if p["category"] == "restarted"),
+        "disrupted": sum(1 for p in abnormal if p["category"] == "disrupted"),
+        "excluded": sum(1 for p in pods if p.get("category") == "excluded"),
+        "restarts": restarts,
+        "ratio": (float(len(abnormal)) / len(population)) if population else None,
+    }
+
+
+def severity(ratio):
+    for floor, status in SEVERITY_BANDS:
+        if ratio >= floor:
+            return status
+    return "warning"
+
+
+def evaluate(figs, thresholds, baseline):
+    """``{"verdict": fire|clean|between|nodata, "status", "threshold", "significant"}``.
+
+    - **fire**: enough abnormal pods (``min_restarted_pods``) or restarts
+      (``min_restarts``), and the ratio at least ``max(min_ratio, baseline x
+      rise_factor)`` and above the baseline; ``status`` by ``SEVERITY_BANDS``.
+    - **clean**: not firing, and either too few to matter or the ratio back at
+      ``max(baseline, min_ratio / 2)``: counts towards recovery.
+    - **between**: neither (hysteresis: an open alert stays open).
+    """
+    ratio = figs.get("ratio")
+    if ratio is None:
+        return {"verdict": "nodata", "status": None, "threshold": None, "significant": False}
+    threshold = max(thresholds["min_ratio"], baseline * thresholds["rise_factor"])
+    significant = figs["abnormal"] >= thresholds["min_restarted_pods"] or figs["restarts"] >= thresholds["min_restarts"]
+    if significant and figs["abnormal"] > 0 and ratio >= threshold and ratio > baseline:
+        return {"verdict": "fire", "status": severity(ratio), "threshold": threshold, "significant": True}
+    if not significant or ratio <= max(baseline, thresholds["min_ratio"] / 2.0):
+        return {"verdict": "clean", "status": None, "threshold": threshold, "significant": significant}
+    return {"verdict": "between", "status": None, "threshold": threshold, "significant": significant}
+
+
+# -- baseline ---------------------------------------------------------------------------------
+
+def baseline(history, end_ms):
+    """(median ratio of the recent clean windows, number of windows); (0.0, 0) without history."""
+    ratios = sorted(r for at, r in _recent(history, end_ms))
+    if not ratios:
+        return 0.0, 0
+    middle = len(ratios) // 2
+    value = ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2.0
+    return value, len(ratios)
+
+
+def remember(history, end_ms, ratio):
+    """The history with this clean window's ratio added (a re-run of the same window replaces it)."""
+    kept = [(at, r) for at, r in _recent(history, end_ms) if at != end_ms]
+    kept.append((end_ms, round(float(ratio), 6)))
+    kept.sort()
+    return [list(item) for item in kept[-HISTORY_RUNS:]]
+
+
+def _recent(history, end_ms):
+    out = []
+    for item in history or []:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            continue
+        at, ratio = item
+        if isinstance(at, (int, float)) and isinstance(ratio, (int, float)) and \
+                end_ms - HISTORY_MAX_AGE_MS <= at <= end_ms and 0 <= ratio <= 1:
+            out.append((at, ratio))
+    return out
+
+
+# -- one namespace ----------------------------------------------------------------------------
+
+class Namespace(object):
+    """The assessment of one (cluster, namespace) in one window."""
+
+    def __init__(self, cluster, namespace, scope):
+        self.cluster = cluster
+        self.namespace = namespace
+        self.scope = scope
+        self.pods = []
+        self.latest_ms = None
+        self.data = "ok"
+        self.notes = []            # data notes shown in the report
+        self.figures = None
+        self.baseline = 0.0
+        self.baseline_windows = 0
+        self.verdict = None        # evaluate()'s answer
+        self.detailed = False
+
+    @property
+    def key(self):
+        return alert_key(self.cluster, self.namespace)
+
+    def abnormal(self):
+        return [p for p in self.pods if p.get("category") in ABNORMAL]
+
+    def excluded(self):
+        return [p for p in self.pods if p.get("category") == "excluded"]
+
+    def refresh(self):
+        self.figures = figures(self.pods)
+        return self.figures
+
+
+def alert_key(cluster, namespace):
+    """The stable key of a (cluster, namespace) in the alert state and the baseline history."""
+    return json.dumps([cluster, namespace], ensure_ascii=False)
+
+
+def dimension_tags(cluster, namespace):
+    return {"cluster_name_k8s": cluster, "namespace": namespace}
+
+
+def assess(pods, events, failed, nodes, scope_of, start_ms, end_ms):
+    """Phase one, from the scope-wide data: {alert key: Namespace}, [problems with the data].
+
+    ``scope_of(cluster, namespace)`` returns the config scope of a namespace, or
+    None when it is not inspected (not configured, or dropped by a filter).
+    """
+    usable, rejected = validate(pods)
+    problems = []
+    namespaces = {}
+    for pod, problem in rejected:
+        problems.append((pod.get("cluster") or "", pod.get("namespace") or "", problem))
+    kept = []
+    for pod in usable:
+        key = (pod["cluster"], pod["namespace"])
+        if key not in namespaces:
+            scope = scope_of(pod["cluster"], pod["namespace"])
+            namespaces[key] = Namespace(pod["cluster"], pod["namespace"], scope) if scope is not None else None
+        if namespaces[key] is not None:
+            namespaces[key].pods.append(pod)
+            kept.append(pod)
+    namespaces = dict((k, v) for k, v in namespaces.items() if v is not None)
+    latest = mark_presence(kept)
+
+    infos, loose = node_infos(nodes, events, start_ms, end_ms)
+    pod_events = {}
+    for event in events:
+        if event.get("kind") == "Pod" and event.get("reason") in DISRUPTION_EVENTS:
+            pod_events.setdefault(event.get("uid") or (event.get("namespace"), event.get("name")), []).append(event)
+    failed_by_uid = dict((f["uid"], f) for f in failed if f.get("uid"))
+    scaled_up = rollout_hashes(events)
+
+    for pod in kept:
+        pod["category"] = None
+        pod["exclusion"] = None
+        pod["cause"] = None
+        pod["evidence"] = []
+        kind, name = workload_of(pod)
+        scope = namespaces[(pod["cluster"], pod["namespace"])].scope
+        if pod.get("owner_kind") in ("job", "cronjob"):
+            exclude(pod, "job")
+            continue
+        pattern = scope.excluded_by(kind, name)
+        if pattern:
+            exclude(pod, "configured", u"exclude_workloads: %s" % pattern)
+            continue
+        node = node_of(infos, loose, pod["cluster"], pod["node"]) if pod.get("node") else None
+        evs = pod_events.get(pod["uid"], []) + pod_events.get((pod["namespace"], pod["pod"]), [])
+        found = disruption(pod, evs, failed_by_uid.get(pod["uid"]), node)
+        if found:
+            pod["category"], pod["cause"] = "disrupted", found[0]
+            pod["evidence"].append(found[1])
+            continue
+        if pod["delta"] > 0:
+            pod["category"] = "restarted"
+            continue
+        if pod["uid"] in failed_by_uid:
+            exclude(pod, "failed_before", u"Pod %s" % (failed_by_uid[pod["uid"]].get("status") or "Failed"))
+
+    for ns in namespaces.values():
+        workloads = {}
+        for pod in ns.pods:
+            if pod.get("exclusion") not in ("job", "configured"):
+                workloads.setdefault(workload_of(pod), []).append(pod)
+        for (kind, name), members in workloads.items():
+            if kind == "pod":
+                for pod in members:
+                    if not pod.get("alive") and pod.get("category") is None:
+                        exclude(pod, "deleted")
+                continue
+            classify_vanished(members, scaled_up.get((ns.namespace, name)) if kind == "deployment" else None)
+
+    reboots = {}
+    for key, info in infos.items():
+        evidence = info.reboot_evidence(start_ms)
+        if evidence:
+            reboots[key] = evidence
+    for (cluster, name), info in loose.items():
+        evidence = info.reboot_evidence(start_ms)
+        if evidence:
+            reboots[(cluster, name)] = evidence
+    suspects = suspected_reboots(kept)
+    for pod in kept:
+        if pod.get("category") != "restarted" or not pod.get("node") or pod["delta"] > REBOOT_MAX_RESTARTS:
+            continue
+        evidence = reboots.get((pod["cluster"], pod["node"])) or reboots.get((None, pod["node"])) or \
+            suspects.get((pod["cluster"], pod["node"]))
+        if evidence:
+            exclude(pod, "node_reboot", u"节点 %s：%s / node %s: %s" % (pod["node"], evidence, pod["node"], evidence))
+            pod["cause"] = "node_reboot"
+
+    for ns in namespaces.values():
+        for pod in ns.pods:
+            if pod.get("category") is None:
+                pod["category"] = "healthy"
+        stamps = [p["last_ms"] for p in ns.pods if p.get("last_ms") is not None]
+        ns.latest_ms = max(stamps) if stamps else None
+        ns.data = data_state(latest.get(ns.cluster), end_ms)
+        ns.refresh()
+    for cluster, namespace, problem in problems:
+        ns = namespaces.get((cluster, namespace))
+        if ns is not None:
+            ns.notes.append(problem)
+    return dict((ns.key, ns) for ns in namespaces.values()), problems
+
+
+def apply_details(ns, details):
+    """Phase two: the causes found in the pod YAML and events; exit-0 restarts stop counting.
+
+    ``details``: uid -> ``causes.explain_pod`` answer (for restarted pods) or
+    ``{"cause", "reason", ...}`` (for disrupted pods).
+    """
+    for pod in ns.pods:
+        found = details.get(pod["uid"])
+        if not found:
+            continue
+        pod["detail"] = found
+        if pod.get("category") == "restarted":
+            if found.get("exit0"):
+                exclude(pod, "exit0")
+                pod["cause"] = "expected"
+            else:
+                pod["cause"] = found.get("cause")
+        elif pod.get("category") == "disrupted" and found.get("cause") and pod.get("cause") in (None, "unknown"):
+            pod["cause"] = found["cause"]
+    ns.detailed = True
+    return ns.refresh()

@@ -1,0 +1,363 @@
+"""Render: the event of a namespace (title, markdown report) from its assessment. No I/O.
+
+``firing_event`` builds the report of a firing (new, escalated, de-escalated,
+reminder) namespace; ``recovered_event`` the ``ok`` that closes it. Names
+from the data are escaped by the templates' ``code``/``md`` filters and
+``table``; long tables are cut with a count.
+"""
+from guance_monitor import clock
+from guance_monitor import report
+from guance_monitor_k8s_pod_restart import analyse
+from guance_monitor_k8s_pod_restart import causes
+from guance_monitor_k8s_pod_restart import templates
+
+NAME_LIMIT = 60          # cluster / namespace length in a title
+EVENTS_PER_POD = 2       # latest Warning events shown per pod
+
+
+def title_name(value):
+    text = " ".join(str(value or "-").split())
+    return text if len(text) <= NAME_LIMIT else text[:NAME_LIMIT - 3] + "..."
+
+
+def cause_label(cause):
+    if cause == "node_reboot":
+        return u"节点重启 Node reboot"
+    return causes.CAUSE_LABEL.get(cause or "unknown", causes.CAUSE_LABEL["unknown"])
+
+
+def workload_text(pod):
+    kind, name = analyse.workload_of(pod)
+    return "%s/%s" % (kind, name)
+
+
+def baseline_text(windows):
+    if not windows:
+        return u"尚无历史窗口，按 0 计 / no history yet, taken as 0"
+    return u"最近 %d 个正常窗口的中位数 / median of the last %d clean windows" % (windows, windows)
+
+
+# -- firing -----------------------------------------------------------------------------------
+
+def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
+    """The event dict for a firing namespace (``decision``: the tracker's Decision)."""
+    memory = memory or {}
+    events = events or []
+    abnormal = sorted(ns.abnormal(), key=lambda p: (-(p.get("delta") or 0), p.get("pod") or ""))
+    main = causes.dominant([p.get("cause") or "unknown" for p in abnormal]) or "unknown"
+    figs = ns.figures
+    previous = (decision.previous or {}).get("status") if decision.reason in ("escalated", "deescalated") else None
+    since_ms = decision.since_ms if decision.reason != "new" else None
+    view = {
+        "cluster": ns.cluster or "-", "namespace": ns.namespace,
+        "change": templates.CHANGES.get(decision.reason, decision.reason),
+        "previous_text": u"（之前 previously %s）" % previous if previous else "",
+        "start_ms": start_ms, "end_ms": end_ms, "ratio": figs["ratio"],
+        "baseline": ns.baseline, "baseline_text": baseline_text(ns.baseline_windows),
+        "threshold": ns.verdict.get("threshold") or 0.0, "figures": figs, "status": decision.status,
+        "main_cause": cause_label(main), "since_ms": since_ms,
+        "since_seconds": (end_ms - since_ms) / 1000.0 if since_ms else None,
+        "cause_rows": cause_rows(abnormal),
+        "pod_rows": [pod_row(p) for p in abnormal],
+        "container_rows": container_rows(abnormal, memory),
+        "yaml_note": yaml_note(abnormal),
+        "event_rows": event_rows(abnormal, events),
+        "advice": advice(ns, abnormal, memory, events),
+        "links": [{"label": label, "path": path} for label, path in templates.LINKS],
+        "queries": queries(ns, abnormal),
+        "excluded_rows": excluded_rows(ns),
+        "notes": list(ns.notes),
+    }
+    title = templates.FIRING_TITLE.format(cluster=title_name(ns.cluster), namespace=title_name(ns.namespace),
+                                          ratio=report.pct(figs["ratio"]), baseline=report.pct(ns.baseline),
+                                          cause=cause_label(main))
+    return {"title": title, "status": decision.status, "message": report.render(templates.FIRING, **view),
+            "dimension_tags": analyse.dimension_tags(ns.cluster, ns.namespace)}
+
+
+def cause_rows(abnormal):
+    counts = {}
+    for pod in abnormal:
+        counts[pod.get("cause") or "unknown"] = counts.get(pod.get("cause") or "unknown", 0) + 1
+    ordered = sorted(counts, key=lambda c: (-counts[c], causes.CAUSE_ORDER.get(c, 99)))
+    return [[cause_label(c), counts[c]] for c in ordered]
+
+
+def pod_row(pod):
+    if pod["category"] == "disrupted":
+        restarts = u"被中断 disrupted"
+    else:
+        restarts = pod.get("delta") or 0
+    detail = pod.get("detail") or {}
+    reason = cause_label(pod.get("cause"))
+    text = detail.get("reason") or "; ".join(pod.get("evidence") or [])
+    if text:
+        reason = u"%s · %s" % (reason, text)
+    return [workload_text(pod), pod.get("pod") or pod["uid"], pod.get("node") or "-", restarts,
+            pod.get("object_status") or "-", reason]
+
+
+def container_rows(abnormal, memory):
+    rows = []
+    for pod in abnormal:
+        detail = pod.get("detail") or {}
+        listed = sorted(detail.get("containers") or [], key=lambda c: (not c.get("restarted"), c["name"]))
+        for item in listed:
+            last = item.get("last") or {}
+            usage = memory.get((pod["uid"], item["name"])) or {}
+            limit = item.get("memory_limit") or usage.get("mem_limit")
+            rows.append([
+                pod.get("pod") or pod["uid"], item["name"], item.get("type") or "regular",
+                u"是 yes" if item.get("restarted") else "",
+                last.get("reason") or ("-" if item.get("has_status") else u"未知 unknown"),
+                "-" if last.get("exit_code") is None else last["exit_code"],
+                report.display_time(last["finished_ms"]) if last.get("finished_ms") else "-",
+                resources_text(item),
+                memory_text(usage.get("mem_peak"), limit),
+            ])
+    return rows
+
+
+def resources_text(item):
+    requests = item.get("requests") or {}
+    limits = item.get("limits") or {}
+    return "cpu %s / %s · mem %s / %s" % (requests.get("cpu") or "-", limits.get("cpu") or "-",
+                                          requests.get("memory") or "-", limits.get("memory") or "-")
+
+
+def memory_text(peak, limit):
+    if peak is None:
+        return u"- / %s（容器未运行，无用量 / not running）" % causes.format_bytes(limit) if limit else "-"
+    if not limit:
+        return u"%s / 无 limit" % causes.format_bytes(peak)
+    return "%s / %s (%s)" % (causes.format_bytes(peak), causes.format_bytes(limit), report.pct(peak / float(limit)))
+
+
+def yaml_note(abnormal):
+    states = set((p.get("detail") or {}).get("yaml") for p in abnormal if p["category"] == "restarted")
+    if "spec" in states:
+        return (u"Pod YAML 中没有 status（DataKit v1.84.0 之后的版本不再上报），上次终止原因与退出码取自事件与等待原因。 / "
+                u"The pod YAML carries no status (DataKit after v1.84.0 no longer sends it): last terminated reasons "
+                u"and exit codes come from the events and the waiting reason.")
+    if states - {"status", "spec", None}:
+        return (u"部分 Pod 没有可用的 YAML，原因取自事件与等待原因。 / Some pods have no usable YAML: their causes "
+                u"come from the events and the waiting reason.")
+    return None
+
+
+def event_rows(abnormal, events):
+    uids = dict((p["uid"], p) for p in abnormal)
+    per_pod = {}
+    for event in events:
+        if event.get("type") != "Warning" or event.get("uid") not in uids:
+            continue
+        bucket = per_pod.setdefault(event["uid"], [])
+        if len(bucket) < EVENTS_PER_POD:
+            bucket.append(event)
+    picked = sorted((e for bucket in per_pod.values() for e in bucket), key=lambda e: -(e.get("time_ms") or 0))
+    return [[report.display_time(e["time_ms"]) if e.get("time_ms") else "-",
+             uids[e["uid"]].get("pod") or e.get("name"), e.get("reason"), causes.short(e.get("message"), 200)]
+            for e in picked]
+
+
+def excluded_rows(ns):
+    rows = []
+    for pod in sorted(ns.excluded(), key=lambda p: (p.get("exclusion"), p.get("pod") or "")):
+        _, zh, en = analyse.EXCLUSIONS[pod["exclusion"]]
+        why = u"%s / %s" % (zh, en)
+        if pod.get("evidence"):
+            why += u" · " + "; ".join(pod["evidence"])
+        rows.append([pod.get("pod") or pod["uid"], workload_text(pod), why])
+    return rows
+
+
+def queries(ns, abnormal):
+    where = "`cluster_name_k8s` = %s, `namespace` = %s" % (_quote(ns.cluster), _quote(ns.namespace))
+    out = ["M::`kube_pod`:(max(`restarts`)) {%s} BY `pod_name`" % where,
+           "L::`kubernetes_events`:(`reason`, `involved_name`, `message`) {`involved_namespace` = %s, "
+           "`type` = 'Warning'}" % _quote(ns.namespace)]
+    uids = [p["uid"] for p in abnormal][:20]
+    if uids:
+        out.append("M::`docker_containers`:(max(`mem_usage`), max(`mem_limit`)) {`pod_uid` IN [%s]} "
+                   "BY `pod_name`, `container_name`" % ", ".join(_quote(u) for u in uids))
+    return out
+
+
+def _quote(value):
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# -- advice -----------------------------------------------------------------------------------
+
+def advice(ns, abnormal, memory, events):
+    """Advice sections for the causes present, with the figures of this namespace."""
+    by_cause = {}
+    for pod in abnormal:
+        by_cause.setdefault(pod.get("cause") or "unknown", []).append(pod)
+    sections = []
+    for cause, _, en in causes.CAUSES:
+        pods = by_cause.get(cause)
+        if not pods:
+            continue
+        builder = ADVICE.get(cause)
+        lines = builder(pods, memory, events) if builder else []
+        sections.append({"title": u"%s（%d 个 Pod / pods）" % (cause_label(cause), len(pods)), "lines": lines})
+    return sections
+
+
+def _restarted_containers(pods, cause):
+    """(workload, container name) -> [(pod, container)] of the containers restarted with ``cause``."""
+    out = {}
+    for pod in pods:
+        for item in (pod.get("detail") or {}).get("containers") or []:
+            if item.get("restarted") and item.get("cause") == cause:
+                out.setdefault((workload_text(pod), item["name"]), []).append((pod, item))
+    return out
+
+
+def _oom(pods, memory, events):
+    lines = []
+    for (workload, name), members in sorted(_restarted_containers(pods, "oom").items()):
+        limit = max([c.get("memory_limit") or 0 for _, c in members] +
+                    [(memory.get((p["uid"], name)) or {}).get("mem_limit") or 0 for p, _ in members]) or None
+        peak = max([(memory.get((p["uid"], name)) or {}).get("mem_peak") or 0 for p, _ in members]) or None
+        suggested = causes.suggest_memory_limit(limit, peak)
+        if limit and peak:
+            lines.append(u"%s 容器 %s：将内存 limit 从 %s 提高到至少 %s（窗口内观测峰值 %s，为 limit 的 %s；被 OOMKill "
+                         u"说明实际需要超过 limit） / raise the memory limit of %s from %s to at least %s (observed "
+                         u"peak %s = %s of the limit)" % (
+                             report.code(workload), report.code(name), causes.format_bytes(limit),
+                             causes.format_bytes(suggested), causes.format_bytes(peak),
+                             report.pct(peak / float(limit)), report.code(name), causes.format_bytes(limit),
+                             causes.format_bytes(suggested), causes.format_bytes(peak),
+                             report.pct(peak / float(limit))))
+        elif limit:
+            lines.append(u"%s 容器 %s：将内存 limit 从 %s 提高到至少 %s（窗口内没有运行中容器的用量数据） / raise the "
+                         u"memory limit of %s from %s to at least %s (no usage of running containers in the window)"
+                         % (report.code(workload), report.code(name), causes.format_bytes(limit),
+                            causes.format_bytes(suggested), report.code(name), causes.format_bytes(limit),
+                            causes.format_bytes(suggested)))
+        else:
+            lines.append(u"%s 容器 %s：没有内存 limit，被节点内核 OOM 杀死；按观测峰值 %s 设置 requests/limits / "
+                         u"%s has no memory limit and was killed by the node's OOM killer: set requests and limits "
+                         u"from the observed peak %s" % (report.code(workload), report.code(name),
+                                                         causes.format_bytes(peak), report.code(name),
+                                                         causes.format_bytes(peak)))
+    if not lines:
+        lines.append(u"提高内存 limit，或排查内存泄漏 / raise the memory limit, or look for a memory leak")
+    lines.append(u"JVM 等运行时请让堆上限跟随容器 limit（如 -XX:MaxRAMPercentage） / make runtimes size their heap "
+                 u"from the container limit (e.g. -XX:MaxRAMPercentage)")
+    return lines
+
+
+def _probe(pods, memory, events):
+    lines = []
+    uids = set(p["uid"] for p in pods)
+    samples = [e for e in events if e.get("uid") in uids and e.get("reason") == "Unhealthy"
+               and causes.probe_kind(e) in ("liveness", "startup")]
+    for (workload, name), members in sorted(_restarted_containers(pods, "probe").items()):
+        probes = members[0][1].get("probes") or {}
+        kind = "liveness" if "liveness" in probes else ("startup" if "startup" in probes else None)
+        summary, seconds = causes.probe_summary(probes.get(kind)) if kind else (None, None)
+        if summary:
+            lines.append(u"%s 容器 %s 的 %s 探针：%s，连续失败约 %d 秒即被重启 / the %s probe of %s restarts it "
+                         u"after about %d s of failures" % (report.code(workload), report.code(name), kind,
+                                                           report.code(summary), seconds, kind,
+                                                           report.code(name), seconds))
+    if samples:
+        lines.append(u"最近一次失败 / latest failure：%s" % report.code(causes.short(samples[0].get("message"), 120)))
+    lines.append(u"若应用只是慢：提高 timeoutSeconds / failureThreshold，启动慢时加 startupProbe；liveness 只检查进程"
+                 u"自身，不检查下游依赖 / if the app is only slow, raise timeoutSeconds or failureThreshold, add a "
+                 u"startupProbe for slow starts, and keep liveness checks free of downstream dependencies")
+    return lines
+
+
+def _app_error(pods, memory, events):
+    lines = []
+    for (workload, name), members in sorted(_restarted_containers(pods, "app_error").items()):
+        codes = sorted(set((c.get("last") or {}).get("exit_code") for _, c in members) - {None})
+        described = ", ".join("%s（%s）" % (code, causes.exit_code_meaning(code) or "-") for code in codes)
+        pod = members[0][0]
+        lines.append(u"%s 容器 %s：%d 个 Pod 异常退出%s；查看上一次的日志 %s / read the previous container's logs" % (
+            report.code(workload), report.code(name), len(members),
+            u"，退出码 exit code %s" % described if described else "",
+            report.code("kubectl logs -n %s %s -c %s --previous" % (pod.get("namespace"), pod.get("pod"), name))))
+    if not lines:
+        lines.append(u"查看崩溃前的日志：kubectl logs --previous / read the logs before the crash: kubectl logs --previous")
+    return lines
+
+
+def _image_config(pods, memory, events):
+    reasons = sorted(set(((p.get("detail") or {}).get("reason") or p.get("object_status") or "") for p in pods) - {""})
+    lines = []
+    if reasons:
+        lines.append(u"观测到 / seen：%s" % ", ".join(report.code(r) for r in reasons[:5]))
+    lines.append(u"核对镜像名与 tag、imagePullSecrets，以及引用的 ConfigMap/Secret 及其 key 是否存在 / check the image "
+                 u"name and tag, imagePullSecrets, and that referenced ConfigMaps/Secrets and keys exist")
+    return lines
+
+
+def _eviction(pods, memory, events):
+    nodes = sorted(set(p.get("node") for p in pods if p.get("node")))
+    evidence = [e for p in pods for e in p.get("evidence") or []]
+    lines = [u"%d 个 Pod 被驱逐或抢占，涉及节点 %s / %d pods evicted or preempted on %s" % (
+        len(pods), ", ".join(report.code(n) for n in nodes[:5]) or "-", len(pods),
+        ", ".join(report.code(n) for n in nodes[:5]) or "-")]
+    if evidence:
+        lines.append(u"示例 / example：%s" % report.code(causes.short(evidence[0], 160)))
+    lines.append(u"让 requests 接近实际用量，避免节点超卖；为关键服务配置 PodDisruptionBudget 与更高的 PriorityClass / "
+                 u"set requests close to the real usage so nodes are not overcommitted; give key services a "
+                 u"PodDisruptionBudget and a higher PriorityClass")
+    return lines
+
+
+def _node_spot(pods, memory, events):
+    nodes = sorted(set(p.get("node") for p in pods if p.get("node")))
+    spot = [p for p in pods if any(("SpotToBeReleased" in text or "BidFailed" in text) for text in
+                                   (p.get("evidence") or []) + [(p.get("detail") or {}).get("reason") or ""])]
+    lines = [u"%d 个 Pod 随节点丢失或抢占式实例回收而中断（%d 个为抢占式实例回收），涉及节点 %s / %d pods lost with "
+             u"their node or a reclaimed spot instance (%d spot), nodes %s" % (
+                 len(pods), len(spot), ", ".join(report.code(n) for n in nodes[:5]) or "-", len(pods), len(spot),
+                 ", ".join(report.code(n) for n in nodes[:5]) or "-")]
+    lines.append(u"为工作负载配置 PodDisruptionBudget，并用 topologySpreadConstraints 把副本分散到多个可用区和节点 / "
+                 u"give the workloads PodDisruptionBudgets and spread replicas over zones and nodes with "
+                 u"topologySpreadConstraints")
+    lines.append(u"抢占式节点池使用多种实例规格（ECI：k8s.aliyun.com/eci-use-specs 填写多个规格），关键服务保留按量付费"
+                 u"副本或开启抢占失败回退 / use several instance types in spot node pools (ECI: several specs in "
+                 u"k8s.aliyun.com/eci-use-specs) and keep pay-as-you-go replicas or a fallback for key services")
+    return lines
+
+
+def _unknown(pods, memory, events):
+    return [u"没有找到终止状态、事件或等待原因：检查 DataKit 容器采集器是否上报 kubelet_pod 与 kubernetes_events / no "
+            u"terminated state, event or waiting reason was found: check that DataKit's container input sends "
+            u"kubelet_pod and kubernetes_events"]
+
+
+def _expected(pods, memory, events):
+    return [u"预期内的重启，无需处理 / expected restarts, nothing to do"]
+
+
+ADVICE = {"oom": _oom, "probe": _probe, "app_error": _app_error, "image_config": _image_config,
+          "eviction": _eviction, "node_spot": _node_spot, "unknown": _unknown, "expected": _expected}
+
+
+# -- recovered --------------------------------------------------------------------------------
+
+def recovered_event(cluster, namespace, decision, runs, ns=None, start_ms=None, end_ms=None):
+    """The ``ok`` event closing a namespace's alert."""
+    figs = ns.figures if ns is not None else {"ratio": 0.0, "abnormal": 0, "population": 0}
+    baseline = ns.baseline if ns is not None else 0.0
+    since_ms = decision.since_ms
+    view = {"cluster": cluster or "-", "namespace": namespace, "runs": runs, "ratio": figs["ratio"],
+            "figures": figs, "baseline": baseline, "start_ms": start_ms, "end_ms": end_ms, "since_ms": since_ms,
+            "since_seconds": (end_ms - since_ms) / 1000.0 if since_ms and end_ms else None,
+            "previous": (decision.previous or {}).get("status")}
+    title = templates.RECOVERED_TITLE.format(cluster=title_name(cluster), namespace=title_name(namespace),
+                                             ratio=report.pct(figs["ratio"]), baseline=report.pct(baseline))
+    return {"title": title, "status": "ok", "message": report.render(templates.RECOVERED, **view),
+            "dimension_tags": analyse.dimension_tags(cluster, namespace)}
+
+
+def window_text(start_ms, end_ms):
+    return "%s - %s" % (clock.iso(clock.from_ms(start_ms)), clock.iso(clock.from_ms(end_ms)))

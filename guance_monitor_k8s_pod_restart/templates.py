@@ -1,0 +1,118 @@
+"""Templates of the pod-restart event reports (jinja2 text, rendered by ``guance_monitor.report.render``).
+
+Filters: ``md`` (escape), ``code``, ``time``, ``duration``, ``num``, ``pct``;
+``table(headers, rows, limit)`` escapes every cell and cuts long tables.
+"""
+
+FIRING_TITLE = u"[{cluster}/{namespace}] Pod 异常重启 {ratio}（基线 {baseline}），主要原因：{cause}"
+RECOVERED_TITLE = u"[{cluster}/{namespace}] Pod 重启已恢复 / recovered：{ratio}（基线 {baseline}）"
+
+CHANGES = {
+    "new": u"新发现 / new",
+    "escalated": u"严重程度升高 / escalated",
+    "deescalated": u"严重程度降低 / de-escalated",
+    "reminder": u"仍在持续 / still ongoing",
+}
+
+FIRING = u"""
+## 事件概览 / Overview
+
+集群 Cluster {{ cluster|code }} · 命名空间 Namespace {{ namespace|code }} · **{{ change }}**{{ previous_text }}
+
+- 时间窗口 Window：{{ start_ms|time }} → {{ end_ms|time }}（30 分钟 / 30 min）
+- 重启 Pod 比例 Restarted-pod ratio：**{{ ratio|pct }}**（{{ figures.abnormal }} / {{ figures.population }} 个 Pod），基线 baseline {{ baseline|pct }}（{{ baseline_text }}），触发阈值 threshold {{ threshold|pct }}
+- 窗口内重启 Restarts in the window：{{ figures.restarts }} 次；{{ figures.restarted }} 个 Pod 容器重启 restarted，{{ figures.disrupted }} 个 Pod 被驱逐、随节点丢失或被抢占回收 disrupted
+- 严重程度 Severity：**{{ status }}**（比例 < 25% warning，≥ 25% error，≥ 50% critical）
+- 主要原因 Main cause：**{{ main_cause }}**
+{% if since_ms %}
+- 异常开始于 Since：{{ since_ms|time }}（已持续 {{ since_seconds|duration }}）
+{% endif %}
+
+{{ table(["原因 Cause", "Pod 数 Pods"], cause_rows, 10) }}
+
+## 异常 Pod / Abnormal pods
+
+{{ table(["工作负载 Workload", "Pod", "节点 Node", "窗口内重启 Restarts", "状态 Status", "原因 Reason"], pod_rows, 20) }}
+
+## 容器状态 / Container status
+
+{% if container_rows %}
+{{ table(["Pod", "容器 Container", "类型 Type", "本窗口重启 Restarted", "上次终止 Last terminated", "退出码 Exit code", "终止时间 Finished", "requests / limits", "内存 Memory usage / limit"], container_rows, 30) }}
+{% else %}
+没有容器数据 / no container data for these pods.
+{% endif %}
+{% if yaml_note %}
+
+> {{ yaml_note }}
+{% endif %}
+
+## 相关事件 / Related events
+
+{% if event_rows %}
+{{ table(["时间 Time", "Pod", "原因 Reason", "消息 Message"], event_rows, 20) }}
+{% else %}
+窗口内没有这些 Pod 的 Warning 事件 / no Warning events about these pods in the window.
+{% endif %}
+
+## 建议 / Advice
+
+{% for item in advice %}
+### {{ item.title }}
+
+{% for line in item.lines %}
+- {{ line }}
+{% endfor %}
+
+{% endfor %}
+## Kubernetes 指标 / Kubernetes metric views
+
+{% for link in links %}
+- [{{ link.label }}]({{ link.path }})
+{% endfor %}
+
+在指标/日志查看器中执行 / run in the explorer:
+
+{% for query in queries %}
+- {{ query|code }}
+{% endfor %}
+
+## 已排除 / Excluded
+
+{% if excluded_rows %}
+{{ table(["Pod", "工作负载 Workload", "原因 Why"], excluded_rows, 20) }}
+{% else %}
+无 / none.
+{% endif %}
+{% if notes %}
+
+## 数据说明 / Data notes
+
+{% for note in notes %}
+- {{ note|md }}
+{% endfor %}
+{% endif %}
+"""
+
+RECOVERED = u"""
+## 事件概览 / Overview
+
+集群 Cluster {{ cluster|code }} · 命名空间 Namespace {{ namespace|code }} · **已恢复 / recovered**
+
+- 重启 Pod 比例已连续 {{ runs }} 次巡检回到基线 / the restarted-pod ratio was back at the baseline for {{ runs }} consecutive runs
+- 当前比例 Ratio now：**{{ ratio|pct }}**（{{ figures.abnormal }} / {{ figures.population }} 个 Pod），基线 baseline {{ baseline|pct }}
+- 时间窗口 Window：{{ start_ms|time }} → {{ end_ms|time }}
+{% if since_ms %}
+- 异常开始于 Since：{{ since_ms|time }}，持续 lasted {{ since_seconds|duration }}
+{% endif %}
+{% if previous %}
+- 恢复前的严重程度 Severity before：{{ previous }}
+{% endif %}
+"""
+
+# Relative paths in the Guance console (the event is shown inside it).
+LINKS = (
+    (u"Kubernetes Pod 对象 / Pod objects", "/objectadmin/kubelet_pod"),
+    (u"容器 / Containers", "/objectadmin/docker_containers"),
+    (u"Kubernetes 事件日志 / events (source kubernetes_events)", "/logIndex/log"),
+    (u"指标查看器 / Metrics explorer (kube_pod)", "/metric/explorer"),
+)

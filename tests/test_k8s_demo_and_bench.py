@@ -1,0 +1,84 @@
+"""The pod-restart part of the bundled demo, and the benchmark script (run small: it is not a timed test)."""
+import contextlib
+import io
+import json
+import os
+import sys
+
+from guance_monitor_local import cli
+
+from conftest import HERE
+import k8s_make_scenarios
+
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
+import bench_k8s_pod_restart  # noqa: E402
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_the_bundled_demo_holds_what_the_generator_makes():
+    demo = read_json(k8s_make_scenarios.DEMO)
+    assert k8s_make_scenarios.merge_demo(demo, k8s_make_scenarios.demo_fragment()) == \
+        json.loads(json.dumps(demo)), "run tests/k8s_make_scenarios.py --demo"
+    studio = [s for s in demo["guance"]["studio"] if s["check"] == "k8s-pod-restart"]
+    assert len(studio) == 1 and studio[0]["disabled"] is False  # disabled by default: the demo enables it
+
+
+def test_merging_into_the_demo_keeps_everything_else_and_is_repeatable():
+    demo = {"name": "d", "runs": ["2026-11-20T08:00:00Z", "2026-11-20T08:02:00Z"],
+            "guance": {"studio": [{"check": "spot-alive", "callKwargs": {}}],
+                       "points": {"custom_object": [{"measurement": "aliyun_ecs", "time": 1, "tags": {"name": "i"}}]}},
+            "aliyun": {"cn-hangzhou": {"instances": [{"InstanceId": "i"}]}}}
+    fragment = {"runs": ["2026-11-20T08:00:00Z", "2026-11-20T08:30:00Z"],
+                "guance": {"studio": [{"check": "k8s-pod-restart", "callKwargs": {}, "disabled": False}],
+                           "points": {"metric": [{"measurement": "kube_pod", "time": 2}], "object": [],
+                                      "logging": [{"measurement": "kubernetes_events", "time": 3}]}}}
+    once = k8s_make_scenarios.merge_demo(demo, fragment)
+    assert k8s_make_scenarios.merge_demo(once, fragment) == once
+    assert once["aliyun"] == demo["aliyun"]
+    assert once["guance"]["points"]["custom_object"] == demo["guance"]["points"]["custom_object"]
+    assert once["runs"] == ["2026-11-20T08:00:00Z", "2026-11-20T08:02:00Z", "2026-11-20T08:30:00Z"]
+    assert [s["check"] for s in once["guance"]["studio"]] == ["spot-alive", "k8s-pod-restart"]
+    assert once["guance"]["points"]["metric"] == fragment["guance"]["points"]["metric"]
+
+
+def test_the_demo_shows_the_crash_loop_and_the_oom(tmp_path):
+    out = tmp_path / "demo"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
+        assert cli.main(["demo", "--check", "k8s-pod-restart", "--out", str(out)]) == 0
+    with open(str(out / "events.jsonl"), encoding="utf-8") as handle:
+        events = [json.loads(line) for line in handle if line.strip()]
+    seen = sorted((e["dimension_tags"]["namespace"], e["status"], e["title"].split(u"主要原因：")[1]) for e in events)
+    assert seen == [("pay", "critical", u"内存溢出 OOMKilled"), ("shop", "error", u"应用错误退出 Application error")]
+    assert all(e["dimension_tags"]["cluster_name_k8s"] == "prod-ack" for e in events)
+    assert "k8s-pod-restart" in stdout.getvalue()
+    pay = [e for e in events if e["dimension_tags"]["namespace"] == "pay"][0]
+    assert u"将内存 limit 从 1Gi 提高到至少 1.5Gi" in pay["message"]
+
+
+def run_bench(*args):
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert bench_k8s_pod_restart.main(list(args) + ["--json"]) == 0
+    lines = stdout.getvalue().strip().splitlines()
+    assert len(lines) == 1
+    return json.loads(lines[0])
+
+
+def test_the_benchmark_prints_one_json_object():
+    result = run_bench("--pods", "2000", "--clusters", "5", "--namespaces", "4")
+    assert {"pods", "points", "wall_s", "dql_queries", "peak_rss_mb", "events"} <= set(result)
+    assert (result["pods"], result["points"], result["events"]) == (2000, 60000, 5)
+    assert result["dql_queries"] == 2 * 3 + 3 + 3          # 2 pages of 1000 (+ the empty one), scope, details
+    assert 0 < result["peak_rss_mb"] < 1024 and result["wall_s"] > 0
+
+
+def test_the_benchmark_query_count_does_not_grow_with_the_namespaces():
+    few = run_bench("--pods", "2000", "--clusters", "2", "--namespaces", "2", "--healthy")
+    many = run_bench("--pods", "2000", "--clusters", "2", "--namespaces", "200", "--healthy")
+    assert few["dql_queries"] == many["dql_queries"] == 2 * 3 + 3
+    assert few["events"] == many["events"] == 0

@@ -1,0 +1,339 @@
+"""The pod-restart inspection end to end: the startup script, Studio, the sandbox, what users see."""
+import os
+
+from guance_monitor import clock
+from guance_monitor import context
+from guance_monitor import state
+from guance_monitor_k8s_pod_restart import main
+from guance_monitor_local import demo
+from guance_monitor_local import func_runtime
+from guance_monitor_local import market
+from guance_monitor_local import scenario as scenarios
+from guance_monitor_local.sandbox import Sandbox
+
+from conftest import HERE
+from k8s_scenario_builder import MINUTE, Builder, Container, Pod, SandboxAPI, ms, run_scenario
+
+ROOT = os.path.dirname(HERE)
+EXAMPLE = os.path.join(ROOT, "guance_monitor_k8s_pod_restart", "example.py")
+STARTUP = os.path.join(ROOT, "startup", "guance_monitor_k8s_pod_restart.py")
+LIBRARY = os.path.join(HERE, "scenarios", "k8s")
+
+
+def read(path):
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def crash_loop_pods(b, namespace, count=4, crashing=2, cluster="c1", until="2026-11-20T08:30:00Z", first_run=None):
+    start = ms(first_run or b.runs[0]) - 30 * MINUTE
+    for i in range(count):
+        containers = None
+        if i < crashing:
+            restarts = []
+            at, n = start + 2 * MINUTE, 0
+            while at <= ms(until):
+                n += 1
+                restarts.append((at, n))
+                at += 6 * MINUTE
+            containers = [Container("app", restarts=restarts,
+                                    terminations=[(t - 5000, "Error", 1) for t, _ in restarts])]
+        b.add_pod(Pod(namespace, "svc-5d6e7f8a9b-%s%02d" % (namespace[:3], i), cluster=cluster,
+                      node="node-%d" % (i % 2 + 1), owner=("deployment", "svc"), containers=containers))
+
+
+def healthy_pods(b, namespace, count=3, cluster="c1"):
+    for i in range(count):
+        b.add_pod(Pod(namespace, "web-4c5d6e7f8a-%s%02d" % (namespace[:3], i), cluster=cluster,
+                      node="node-%d" % (i % 2 + 1), owner=("deployment", "web")))
+
+
+# -- the startup script -----------------------------------------------------------------------
+
+def test_the_startup_script_is_the_example_as_the_market_deploys_it():
+    assert read(STARTUP) == market.deploy(read(EXAMPLE), {})
+
+
+def test_the_example_has_the_documented_shape():
+    source = read(EXAMPLE)
+    assert market.placeholders(source) == ["Guance API Key ID", "Guance API Key", "Guance Node"]
+    assert "###### Do not modify the following content #####" in source
+    for line in ("from guance_monitor__register import self_hosted_monitor",
+                 "from guance_monitor__runner import Runner",
+                 "import guance_monitor_k8s_pod_restart__main as main",
+                 "@self_hosted_monitor(account['api_key_id'], account['api_key'], account['guance_node'])",
+                 "@DFF.API('K8S-Pod 重启检测巡检', fixed_crontab='*/30 * * * *', timeout=900)",
+                 "def run(configs=None):",
+                 "        main.K8SPodRestartCheck(configs=configs, filters=[]),",
+                 "    Runner(checkers, debug=False).run()"):
+        assert line in source.splitlines(), line
+    runtime = func_runtime.FuncRuntime(library=func_runtime.OverlayLibrary(func_runtime.PackageLibrary(), {
+        "startup__k8s": (market.deploy(source, {}), "<startup__k8s>")}), echo=lambda line: None)
+    api_funcs, scope = runtime.load("startup__k8s")
+    doc = api_funcs[0]["description"]
+    assert doc.startswith("zh-CN:\n  title: Kubernetes Pod 异常重启巡检") and "\nen:\n  title: " in doc
+    assert scope["filter_cluster_namespace"]({"cluster_name": "c1", "namespace": "kube-system"}) is False
+    assert scope["filter_cluster_namespace"]({"cluster_name": "c1", "namespace": "shop"}) is True
+    assert main.INSPECTION == {"name": "k8s-pod-restart", "enabled_by_default": False}
+
+
+def test_registered_disabled_by_default_and_runs_once_enabled(tmp_path):
+    b = Builder("disabled", "a crash loop, nothing set in Studio", ["2026-11-20T08:00:00Z"])
+    crash_loop_pods(b, "shop")
+    data = b.to_dict()
+    data["guance"].pop("studio")
+    scenario = scenarios.from_dict(data)
+    with Sandbox(scenario) as sandbox:
+        library = func_runtime.OverlayLibrary(func_runtime.PackageLibrary(), demo.startup_scripts(
+            ["k8s-pod-restart"], demo.sandbox_values(sandbox)))
+        lines = []
+        runtime = func_runtime.FuncRuntime(library=library, state_dir=str(tmp_path), echo=lines.append)
+        sandbox.set_run(0)
+        with clock.frozen(scenario.runs[0]):
+            assert runtime.run("startup__guance_monitor_k8s_pod_restart.run").ok
+            rule = list(sandbox.service("guance").rules.values())[0]
+            assert rule["status"] != 0 and sandbox.events == []
+            assert any("disabled in Guance Studio: skipped" in line for line in lines)
+            assert rule["jsonScript"]["title"] == u"K8S-Pod 重启检测巡检"
+            rule["status"] = 0                                    # the user enables it in Studio
+            assert runtime.run("startup__guance_monitor_k8s_pod_restart.run").ok
+        assert [e["dimension_tags"] for e in sandbox.events] == [{"cluster_name_k8s": "c1", "namespace": "shop"}]
+
+
+# -- what users see ---------------------------------------------------------------------------
+
+def test_oom_report_gives_the_limit_to_set_and_blames_the_right_container(tmp_path):
+    events, _, _ = run_scenario(os.path.join(LIBRARY, "oom.json"), tmp_path)
+    text = events[0]["message"]
+    assert u"将内存 limit 从 512Mi 提高到至少 768Mi（窗口内观测峰值 490Mi，为 limit 的 95.7%" in text
+    assert "| payment-58f9c7d6b4-x7k2p | app | regular | 是 yes | OOMKilled | 137 |" in text
+    assert "| payment-58f9c7d6b4-x7k2p | istio-proxy | sidecar |  | - | - | - |" in text
+    assert "| 60Mi / 128Mi \\(46.9%\\) |" in text
+
+
+def test_probe_report_gives_the_probe_timings(tmp_path):
+    events, _, _ = run_scenario(os.path.join(LIBRARY, "liveness-kill.json"), tmp_path)
+    text = events[0]["message"]
+    assert u"`HTTP GET /healthz:8080 · initialDelaySeconds 5 · periodSeconds 10 · timeoutSeconds 1 · " \
+           u"failureThreshold 3`，连续失败约 30 秒即被重启" in text
+    assert "Error \\(exit 137\\) · liveness/startup probe" in text
+
+
+def test_spot_report_advises_disruption_budgets_spreading_and_instance_types(tmp_path):
+    events, _, _ = run_scenario(os.path.join(LIBRARY, "spot-reclaim-bidfailed.json"), tmp_path)
+    text = events[0]["message"]
+    assert u"4 个 Pod 随节点丢失或抢占式实例回收而中断（4 个为抢占式实例回收）" in text
+    for words in ("PodDisruptionBudget", "topologySpreadConstraints", "k8s.aliyun.com/eci-use-specs"):
+        assert words in text
+    assert u"已排除 / Excluded" in text and text.count(u"替换被中断 Pod 的新 Pod") == 4
+
+
+def test_a_long_crash_loop_is_reminded_and_recovers_after_k_clean_runs(tmp_path):
+    runs = ["2026-11-20T08:00:00Z", "2026-11-20T14:30:00Z", "2026-11-20T15:00:00Z", "2026-11-20T15:30:00Z"]
+    b = Builder("reminder", "a crash loop lasting 6 hours, then fixed", runs)
+    b.configs([{"namespace": "shop", "recover_after_runs": 1}])
+    crash_loop_pods(b, "shop", until="2026-11-20T14:27:00Z")
+    events, _, _ = run_scenario(b.to_dict(), tmp_path)
+    assert [(e["run"], e["status"]) for e in events] == [(0, "critical"), (1, "critical"), (2, "ok")]
+    assert u"**仍在持续 / still ongoing**" in events[1]["message"]
+    assert u"异常开始于 Since：2026-11-20 16:00:00 (UTC+8)（已持续 6h 30m）" in events[1]["message"]
+    assert u"连续 1 次巡检回到基线" in events[2]["message"]
+
+
+def test_an_open_alert_between_the_thresholds_stays_open(tmp_path):
+    runs = ["2026-11-20T08:00:00Z", "2026-11-20T08:30:00Z", "2026-11-20T09:00:00Z", "2026-11-20T09:30:00Z",
+            "2026-11-20T10:00:00Z"]
+    b = Builder("hysteresis", "50% crash; clean; 7% of the pods restart (enough pods, under min_ratio); clean", runs)
+    start = ms(runs[0]) - 30 * MINUTE
+    for i in range(28):
+        restarts = []
+        if i < 14:
+            restarts += [(start + 5 * MINUTE, 1), (start + 15 * MINUTE, 2)]
+        if i < 2:
+            restarts += [(start + 70 * MINUTE, 3)]
+        containers = [Container("app", restarts=restarts, terminations=[(t - 1000, "Error", 1) for t, _ in restarts])]
+        b.add_pod(Pod("shop", "svc-5d6e7f8a9b-%02d" % i, node="node-1", owner=("deployment", "svc"),
+                      containers=containers if restarts else None))
+    # run 1 is clean; at run 2, 2 of 28 pods restart (7%: enough pods, under min_ratio): the alert stays open and
+    # its count of clean runs starts again; runs 3 and 4 are clean: ok at run 4 (K = 2), not at run 3
+    events, _, _ = run_scenario(b.to_dict(), tmp_path)
+    assert [(e["run"], e["status"]) for e in events] == [(0, "critical"), (4, "ok")]
+
+
+def test_filters_from_the_startup_script_drop_namespaces(tmp_path):
+    source = read(EXAMPLE).replace("filters=[]", "filters=[filter_cluster_namespace]")
+    b = Builder("filtered", "kube-system and shop crash-loop", ["2026-11-20T08:00:00Z"])
+    crash_loop_pods(b, "kube-system")
+    crash_loop_pods(b, "shop")
+    scenario = scenarios.from_dict(b.to_dict())
+    with Sandbox(scenario) as sandbox:
+        scripts = {"startup__guance_monitor_k8s_pod_restart": (market.deploy(source, demo.sandbox_values(sandbox)),
+                                                               "<startup>")}
+        runtime = func_runtime.FuncRuntime(library=func_runtime.OverlayLibrary(func_runtime.PackageLibrary(), scripts),
+                                           state_dir=str(tmp_path), echo=lambda line: None)
+        sandbox.set_run(0)
+        with clock.frozen(scenario.runs[0]):
+            assert runtime.run("startup__guance_monitor_k8s_pod_restart.run").ok
+        assert [e["dimension_tags"]["namespace"] for e in sandbox.events] == ["shop"]
+
+
+# -- bad inputs -------------------------------------------------------------------------------
+
+def test_bad_studio_configs_give_a_clear_warning_event_then_ok_once_fixed(tmp_path):
+    b = Builder("bad-configs", "configs of the wrong type", ["2026-11-20T08:00:00Z", "2026-11-20T08:30:00Z"])
+    crash_loop_pods(b, "shop")
+    b.configs('[{"cluster_name": "c1", "namespace": 5}]')
+    data = b.to_dict()
+    scenario = scenarios.from_dict(data)
+    with Sandbox(scenario) as sandbox:
+        library = func_runtime.OverlayLibrary(func_runtime.PackageLibrary(), demo.startup_scripts(
+            ["k8s-pod-restart"], demo.sandbox_values(sandbox)))
+        lines = []
+        runtime = func_runtime.FuncRuntime(library=library, state_dir=str(tmp_path), echo=lines.append)
+        sandbox.set_run(0)
+        with clock.frozen(scenario.runs[0]):
+            result = runtime.run("startup__guance_monitor_k8s_pod_restart.run")
+        assert not result.ok
+        assert "configs[0].namespace: expected a string or a list of strings, got 5" in str(result.error)
+        assert any("configs rejected: configs[0].namespace" in line for line in lines)
+        warning = sandbox.events[0]
+        assert warning["status"] == "warning" and "configs[0].namespace" in warning["message"]
+        rule = list(sandbox.service("guance").rules.values())[0]
+        rule["jsonScript"]["callKwargs"] = {"configs": [{"cluster_name": "c1", "namespace": "shop"}]}
+        sandbox.set_run(1)
+        with clock.frozen(scenario.runs[1]):
+            assert runtime.run("startup__guance_monitor_k8s_pod_restart.run").ok
+        assert [e["status"] for e in sandbox.events] == ["warning", "critical", "ok"]
+
+
+def test_bad_points_are_named_in_the_log_and_harm_nothing_else(tmp_path):
+    events, results, _ = run_scenario(os.path.join(LIBRARY, "bad-data.json"), tmp_path)
+    log = "\n".join(results[0].lines)
+    assert "4 kube_pod series skipped (bad data)" in log
+    for text in ("kube_pod points without the namespace tag", "kube_pod points without the uid tag (pod no-uid)",
+                 "pod huge: restarts counter 1000000000000 is not a restart count",
+                 "pod negative: restarts counter -5 is not a restart count"):
+        assert text in log
+    assert [e["dimension_tags"]["namespace"] for e in events] == ["orders"]
+
+
+def test_no_data_is_said_and_changes_nothing(tmp_path):
+    b = Builder("no-data", "a configured namespace without points", ["2026-11-20T08:00:00Z"])
+    healthy_pods(b, "web")
+    b.configs([{"cluster_name": "c1", "namespace": ["web", "ghost"]}])
+    events, results, _ = run_scenario(b.to_dict(), tmp_path)
+    assert events == []
+    assert any("no data for namespace ghost of cluster c1" in line for line in results[0].lines)
+    b = Builder("nothing", "no points at all", ["2026-11-20T08:00:00Z"])
+    events, results, _ = run_scenario(b.to_dict(), tmp_path / "nothing")
+    assert events == [] and results[0].ok
+    assert any("no data: no kube_pod points for every cluster: every namespace" in line for line in results[0].lines)
+
+
+def test_a_data_gap_keeps_the_alert_and_says_so(tmp_path):
+    events, results, _ = run_scenario(os.path.join(LIBRARY, "data-gap.json"), tmp_path, runs=[0, 1])
+    assert [(e["run"], e["status"]) for e in events] == [(0, "critical")]
+    assert any("no data: c1/gap stopped reporting at 2026-11-20T08:00:00Z; its state is kept" in line
+               for line in results[1].lines)
+
+
+def test_no_secret_in_events_or_logs(tmp_path):
+    events, results, _ = run_scenario(os.path.join(LIBRARY, "crash-loop.json"), tmp_path)
+    scenario = scenarios.load(os.path.join(LIBRARY, "crash-loop.json"))
+    secrets = [scenario.sandbox["guance_api_key_id"], scenario.sandbox["guance_api_key"], scenario.workspace["token"]]
+    texts = [e["title"] + e["message"] for e in events] + [line for r in results for line in r.lines]
+    assert texts and not [t for t in texts for s in secrets if s in t]
+
+
+# -- the query plan ---------------------------------------------------------------------------
+
+def run_plan(data, configs=None):
+    api = SandboxAPI(data)
+    checker = main.K8SPodRestartCheck(configs=configs)
+    ctx = context.RunContext(api=api, store=state.MemoryStore())
+    with clock.frozen(api.runs[0]):
+        events = checker.run(ctx)
+    return api, events, checker
+
+
+def many_namespaces(count, firing=()):
+    b = Builder("many", "%d namespaces" % count, ["2026-11-20T08:00:00Z"])
+    for index in range(count):
+        namespace = "ns%03d" % index
+        if namespace in firing:
+            crash_loop_pods(b, namespace)
+        else:
+            healthy_pods(b, namespace, count=2)
+    return b.to_dict()
+
+
+def test_the_number_of_queries_does_not_grow_with_the_namespaces():
+    few, _, _ = run_plan(many_namespaces(3))
+    lots, _, checker = run_plan(many_namespaces(60))
+    assert len(few.queries) == len(lots.queries) == 5
+    assert checker.stats["namespaces"] == 60 and checker.stats["dql_requests"] == 5
+    texts = [q["q"] for q in lots.queries]
+    assert texts[0].startswith("M::`kube_pod`:(last(`restarts`) AS `restarts_last`)  BY `cluster_name_k8s`, "
+                               "`namespace`, `uid`")
+    assert all(q.get("slimit") == 1000 for q in lots.queries[:2])
+
+
+def test_details_are_queried_only_for_the_pods_of_firing_namespaces():
+    api, events, _ = run_plan(many_namespaces(20, firing=("ns004",)))
+    assert [e["dimension_tags"]["namespace"] for e in events] == ["ns004"]
+    details = api.queries[5:]
+    assert [q["q"].split("(")[0] for q in details] == ["O::`kubelet_pod`:", "L::`kubernetes_events`:",
+                                                      "M::`docker_containers`:"]
+    for query in details:
+        assert query["q"].count("'") == 4 and "ns004" not in query["q"]     # two uids, no namespace list
+
+
+def test_pods_are_paged_1000_series_at_a_time():
+    b = Builder("big", "2300 pods in one namespace", ["2026-11-20T08:00:00Z"])
+    start = ms("2026-11-20T07:30:00Z")
+    for i in range(2300):
+        tags = {"cluster_name_k8s": "c1", "namespace": "big", "uid": "u%05d" % i, "pod_name": "p%05d" % i,
+                "node_name": "node-1", "deployment": "d"}
+        for minute in (0, 30):
+            b.metric.append({"measurement": "kube_pod", "tags": tags, "fields": {"restarts": 0, "ready": 1},
+                             "time": start + minute * MINUTE})
+    api, events, checker = run_plan(b.to_dict())
+    paged = [(q["q"][:20], q.get("soffset")) for q in api.queries if q.get("slimit")]
+    assert paged == [("M::`kube_pod`:(last(", 0), ("M::`kube_pod`:(last(", 1000), ("M::`kube_pod`:(last(", 2000),
+                     ("M::`kube_pod`:(first", 0), ("M::`kube_pod`:(first", 1000), ("M::`kube_pod`:(first", 2000)]
+    assert checker.stats["pods"] == 2300 and events == []
+
+
+def test_outside_func_the_checker_says_it_needs_guance():
+    checker = main.K8SPodRestartCheck()
+    ctx = context.RunContext(api=None, store=state.MemoryStore())
+    try:
+        checker.run(ctx)
+    except RuntimeError as exc:
+        assert "queries Guance" in str(exc)
+    else:
+        raise AssertionError("the checker ran without a Guance client")
+
+
+def test_the_exported_market_runs_like_the_package(tmp_path):
+    out = tmp_path / "market"
+    market.export(str(out))
+    exported = func_runtime.MarketLibrary(str(out))
+    assert exported.has("guance_monitor_k8s_pod_restart__main") and \
+        exported.has("guance_monitor_k8s_pod_restart__example")
+    seen = {}
+    for name, library in (("market", exported), ("package", func_runtime.PackageLibrary())):
+        scenario = scenarios.load(os.path.join(LIBRARY, "oom.json"))
+        with Sandbox(scenario) as sandbox:
+            source = market.deploy(library.source("guance_monitor_k8s_pod_restart__example"),
+                                   demo.sandbox_values(sandbox))
+            runtime = func_runtime.FuncRuntime(
+                library=func_runtime.OverlayLibrary(library, {
+                    "startup__guance_monitor_k8s_pod_restart": (source, "<startup>")}),
+                state_dir=str(tmp_path / name), echo=lambda line: None)
+            sandbox.set_run(0)
+            with clock.frozen(scenario.runs[0]):
+                result = runtime.run("startup__guance_monitor_k8s_pod_restart.run")
+            assert result.ok, result.error
+            seen[name] = [(e["title"], e["status"], e["dimension_tags"], e["message"]) for e in sandbox.events]
+    assert seen["market"] == seen["package"] and len(seen["market"]) == 1
