@@ -27,6 +27,7 @@ setup(
         "MarkupSafe>=2.0.1",
         "pandas>=2.0.3",
         "croniter>=1.4.1",
+        "PyYAML>=5.4.1",
         "alibabacloud-ecs20140526>=7.11.8",
         "alibabacloud-cms20190101>=4.0.10",
         "alibabacloud-tea-openapi>=0.4.6",

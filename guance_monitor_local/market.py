@@ -42,7 +42,8 @@ SCRIPT_SETS = [
      "title": {"zh-CN": u"观测云自建巡检（K8S-Pod重启检测）",
                "en": "Guance self-hosted inspection (Kubernetes Pod restart)"},
      "description": "Detects a rising share of restarted pods per cluster and namespace, explains why, advises.",
-     "requirements": "pandas==2.0.3\nnumpy==1.24.4\n"},
+     # PyYAML (pod YAML) is in DataFlux Func's image already.
+     "requirements": ""},
 ]
 SCRIPT_SET_IDS = [s["id"] for s in SCRIPT_SETS]
 STARTUP_SET = "startup"

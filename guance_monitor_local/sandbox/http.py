@@ -72,6 +72,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Small answers would otherwise wait for the client's delayed ACK (~40 ms each).
+    disable_nagle_algorithm = True
     server_version = "guance-monitor-sandbox"
 
     def _serve(self):
