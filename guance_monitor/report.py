@@ -18,7 +18,9 @@ from guance_monitor import clock
 
 DISPLAY_UTC_OFFSET_HOURS = 8     # Guance's users read Beijing time (DataFlux Func's default zone)
 SPARK_BARS = u"\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
-_ESCAPED = "\\`*_{}[]<>()#+!|~"
+# What can change a line's meaning inside text or a table cell: emphasis, code, links, HTML, headings,
+# table pipes, strikethrough. Parentheses, braces, + and ! only matter after these and stay readable.
+_ESCAPED = "\\`*_[]<>#|~"
 
 
 class Markdown(str):

@@ -108,7 +108,7 @@ def test_oom_report_gives_the_limit_to_set_and_blames_the_right_container(tmp_pa
     assert u"将内存 limit 从 512Mi 提高到至少 768Mi（窗口内观测峰值 490Mi，为 limit 的 95.7%" in text
     assert "| payment-58f9c7d6b4-x7k2p | app | regular | 是 yes | OOMKilled | 137 |" in text
     assert "| payment-58f9c7d6b4-x7k2p | istio-proxy | sidecar |  | - | - | - |" in text
-    assert "| 60Mi / 128Mi \\(46.9%\\) |" in text
+    assert "| 60Mi / 128Mi (46.9%) |" in text
 
 
 def test_probe_report_gives_the_probe_timings(tmp_path):
@@ -116,7 +116,7 @@ def test_probe_report_gives_the_probe_timings(tmp_path):
     text = events[0]["message"]
     assert u"`HTTP GET /healthz:8080 · initialDelaySeconds 5 · periodSeconds 10 · timeoutSeconds 1 · " \
            u"failureThreshold 3`，连续失败约 30 秒即被重启" in text
-    assert "Error \\(exit 137\\) · liveness/startup probe" in text
+    assert "Error (exit 137) · liveness/startup probe" in text
 
 
 def test_spot_report_advises_disruption_budgets_spreading_and_instance_types(tmp_path):

@@ -122,7 +122,7 @@ def test_malformed_operation_locks_and_missing_message_are_named(spot):
     run = spot(data).runs(0)
     assert sorted(run.by_instance(0)) == sorted([RECYCLED, BID_LOW])        # the rest of the run is unharmed
     note = problems(run, 0)["message"]
-    assert u"i-bp1healthy3: OperationLocks is not valid JSON \\(\\[\\{Recycling\\)" in note
+    assert u"i-bp1healthy3: OperationLocks is not valid JSON (\\[{Recycling)" in note
     assert u"CO::aliyun\\_ecs object i-bp1pricey04 has no \\`message\\` field" in note
 
 
