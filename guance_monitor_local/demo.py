@@ -48,9 +48,10 @@ def sandbox_values(sandbox):
     }
 
 
-def startup_scripts(checks, values, root=market.ROOT):
-    """script id -> (source, filename) of each check's startup script, deployed with ``values``."""
-    library = func_runtime.PackageLibrary(root)
+def startup_scripts(checks, values, library=None):
+    """script id -> (source, filename) of each check's startup script, deployed with ``values``
+    from the check's ``example`` in ``library`` (default: this package)."""
+    library = library or func_runtime.PackageLibrary()
     scripts = {}
     for check in checks:
         set_id = CHECKS[check]
@@ -62,8 +63,12 @@ def startup_scripts(checks, values, root=market.ROOT):
     return scripts
 
 
-def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, root=market.ROOT):
-    """Run the demo; returns the summary rows. Raises DemoError for a user mistake."""
+def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, library=None):
+    """Run the demo; returns the summary rows. Raises DemoError for a user mistake.
+
+    ``library`` is where the script sets come from: this package (default) or an
+    exported market (``func_runtime.MarketLibrary``).
+    """
     progress = progress or (lambda message: print(message, file=sys.stderr))
     checks = list(checks or CHECKS)
     for check in checks:
@@ -81,9 +86,9 @@ def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, root
 
     with Sandbox(scenario) as sandbox:
         progress("sandbox listening on %s (scenario: %s)" % (sandbox.url, scenario.name or scenario.source))
-        library = func_runtime.OverlayLibrary(func_runtime.PackageLibrary(root),
-                                              startup_scripts(checks, sandbox_values(sandbox), root))
-        runtime = func_runtime.FuncRuntime(library=library, state_dir=state_dir,
+        base = library or func_runtime.PackageLibrary()
+        scripts = func_runtime.OverlayLibrary(base, startup_scripts(checks, sandbox_values(sandbox), base))
+        runtime = func_runtime.FuncRuntime(library=scripts, state_dir=state_dir,
                                            echo=lambda line: task_logs.append(line))
         failures = {}
         for index, when in enumerate(scenario.runs):

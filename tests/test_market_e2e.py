@@ -43,3 +43,22 @@ def test_exported_scripts_run_like_the_package(make_sandbox, tmp_path):
     from_package = run_with(func_runtime.PackageLibrary(), make_sandbox(scenario), tmp_path, "package")
     assert from_market == from_package and len(from_market) == 1
     assert os.path.isfile(out / "META.yaml")
+
+
+def test_exported_market_runs_the_bundled_demo_like_the_package(tmp_path):
+    """Both inspections, every run of the bundled demo: the same events from the market as from the package."""
+    from guance_monitor_local import demo
+
+    out = tmp_path / "market"
+    market.export(str(out))
+    quiet = lambda message: None  # noqa: E731
+
+    def events(library, name):
+        demo.run(out_dir=str(tmp_path / name), progress=quiet, library=library)
+        with open(str(tmp_path / name / "events.jsonl"), encoding="utf-8") as handle:
+            return handle.read().splitlines()
+
+    from_market = events(func_runtime.MarketLibrary(str(out)), "from-market")
+    from_package = events(None, "from-package")
+    assert from_market == from_package
+    assert len(from_market) >= 5
