@@ -98,35 +98,29 @@ def parse_margin(value):
     return share
 
 
+def _names(value, pattern, hint):
+    """A string or a list of strings, lower-cased, each matching ``pattern``; else ValueError(hint)."""
+    try:
+        items = configs.string_list(value)
+    except ValueError:
+        raise ValueError(hint)
+    names = [item.strip().lower() for item in items]
+    if not all(pattern.match(name) for name in names):
+        raise ValueError(hint)
+    return names
+
+
 def parse_instance_types(value):
     """A type, a list of types or family wildcards -> list of lower-case patterns."""
     hint = "expected an instance type such as ecs.g7.large, a family wildcard such as ecs.g7.*, or a list of them"
-    try:
-        items = configs.string_list(value)
-    except ValueError:
+    patterns = _names(value, _TYPE_PATTERN, hint)
+    if any(pattern.strip("*.") == "" for pattern in patterns):
         raise ValueError(hint)
-    out = []
-    for item in items:
-        pattern = item.strip().lower()
-        if not _TYPE_PATTERN.match(pattern) or pattern.strip("*.") == "":
-            raise ValueError(hint)
-        out.append(pattern)
-    return out
+    return patterns
 
 
 def parse_regions(value):
-    hint = "expected a region ID such as cn-hangzhou, or a list of them"
-    try:
-        items = configs.string_list(value)
-    except ValueError:
-        raise ValueError(hint)
-    out = []
-    for item in items:
-        region = item.strip().lower()
-        if not _REGION_PATTERN.match(region):
-            raise ValueError(hint)
-        out.append(region)
-    return out
+    return _names(value, _REGION_PATTERN, "expected a region ID such as cn-hangzhou, or a list of them")
 
 
 SCHEMA = configs.Schema([

@@ -220,6 +220,16 @@ def evaluate(instance, market, signals, settings, now_ms):
     def note(text, what):
         missing.append("%s: %s" % (what, text) if text else what)
 
+    def record(family, result):
+        """A rule's answer: a finding, or the data it lacked; a rule that could decide is `checked`."""
+        hit, gap = result
+        if hit:
+            findings.append(hit)
+        if gap:
+            missing.append(gap)
+        else:
+            checked.add(family)
+
     if not running:
         checked.update(("price_limit", "stock", "interruption", "discount"))
     else:
@@ -229,54 +239,26 @@ def evaluate(instance, market, signals, settings, now_ms):
         elif in_protection:
             checked.update(("price_limit", "stock", "interruption"))
         else:
-            # price
             if zones is None:
                 note(market.get("price_error"), "no spot prices")
             else:
-                hit, gap = check_price_limit(instance, zone_price, settings.get("price_margin", 0.1))
-                if hit:
-                    findings.append(hit)
-                if gap and not hit:
-                    missing.append(gap)
-                else:
-                    checked.add("price_limit")
-            # stock
+                record("price_limit", check_price_limit(instance, zone_price, settings.get("price_margin", 0.1)))
             if market.get("stock") is None:
                 note(market.get("stock_error"), "no stock data")
             else:
-                hit, gap = check_stock(instance, stock_of(market["stock"], instance.get("zone_id"),
-                                                          instance.get("instance_type")))
-                if hit:
-                    findings.append(hit)
-                    checked.add("stock")
-                elif gap:
-                    missing.append(gap)
-                else:
-                    checked.add("stock")
-            # interruption
+                record("stock", check_stock(instance, stock_of(market["stock"], instance.get("zone_id"),
+                                                               instance.get("instance_type"))))
             if market.get("advice") is None:
                 note(market.get("advice_error"), "no spot advice")
             else:
-                hit, gap = check_interruption(instance, market["advice"].get(instance.get("zone_id")))
-                if hit:
-                    findings.append(hit)
-                if gap:
-                    missing.append(gap)
-                else:
-                    checked.add("interruption")
+                record("interruption", check_interruption(instance, market["advice"].get(instance.get("zone_id"))))
         # discount (cost), whatever the protection
         if settings.get("discount") is None:
             checked.add("discount")
         elif zones is None:
             note(market.get("price_error"), "no spot prices")
         else:
-            hit, gap = check_discount(instance, zone_price, settings.get("discount"))
-            if hit:
-                findings.append(hit)
-            if gap:
-                missing.append(gap)
-            else:
-                checked.add("discount")
+            record("discount", check_discount(instance, zone_price, settings.get("discount")))
 
     findings.sort(key=lambda f: -SEVERITY[f["severity"]])
     unique_missing = []
