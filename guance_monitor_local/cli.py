@@ -218,6 +218,7 @@ def cmd_sandbox(args):
     print("  Aliyun endpoint:    %s (protocol http)" % sandbox.endpoint)
     print("  Aliyun AccessKey:   %s / %s" % (settings["aliyun_access_key_id"], settings["aliyun_access_key_secret"]))
     print("Ctrl-C to stop.")
+    sys.stdout.flush()  # the URL must reach a reader on a pipe before we sleep
     try:
         while True:
             time.sleep(3600)

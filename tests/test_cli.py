@@ -203,3 +203,32 @@ def test_export_market(tmp_path, capsys):
         assert meta["version"] == 2
         assert [s["id"] for s in meta["scriptSets"]] == [
             "guance_monitor", "guance_monitor_spot_alive", "guance_monitor_k8s_pod_restart"]
+
+
+def test_sandbox_command_serves_the_scenario_until_stopped(tmp_path):
+    """`guance-monitor sandbox SCENARIO --port N` answers Guance requests with the scenario's key."""
+    import json as _json
+    import subprocess
+    import sys as _sys
+
+    import requests
+
+    scenario = tmp_path / "s.json"
+    scenario.write_text(_json.dumps({"name": "manual", "guance": {"workspace": {"uuid": "wksp_manual",
+                                                                                "token": "tkn_manual"}}}))
+    proc = subprocess.Popen([_sys.executable, "-m", "guance_monitor_local.cli", "sandbox", str(scenario),
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("sandbox for manual listening on http://127.0.0.1:")
+        url = first.split()[-1]
+        key = proc.stdout.readline()  # guance_node line
+        answer = requests.get(url + "/api/v1/workspace/get", headers={"DF-API-KEY": "sandbox-api-key-id"},
+                              timeout=5)
+        assert answer.status_code == 200 and answer.json()["content"]["uuid"] == "wksp_manual"
+        refused = requests.get(url + "/api/v1/workspace/get", headers={"DF-API-KEY": "wrong"}, timeout=5)
+        assert refused.status_code == 401
+        assert key.strip() == "guance_node:        %s" % url
+    finally:
+        proc.terminate()
+        proc.wait(10)
