@@ -6,9 +6,11 @@ Building it never fails: configs are validated when it runs, so that one
 checker's bad config cannot stop the others.
 
 Subclasses set ``name``, ``title`` and ``schema`` and implement ``inspect(ctx)``
-as collect -> analyse -> render, returning event dicts. Alert state goes
-through ``self.tracker(ctx)``; the runner commits it after the events were
-handed to the reporter.
+as collect -> analyse -> render, returning event dicts. State goes through
+``self.tracker(ctx)`` (alert state) and ``self.defer(store, key, value)``
+(anything else a later run needs); the runner commits both after the events
+were handed to the reporter, and never in a debug run. Caches may be written
+at once.
 """
 from guance_monitor import alerts
 from guance_monitor import configs
@@ -28,6 +30,7 @@ class Checker(object):
         self.filters = None
         self.stats = {}          # figures for the runner's summary (queries, calls, objects)
         self._trackers = []
+        self._deferred = []      # (store, key, value) written by commit()
 
     def prepare(self):
         """Validate configs and filters (ConfigError naming the entry and field)."""
@@ -37,6 +40,7 @@ class Checker(object):
     def run(self, ctx):
         self.prepare()
         self._trackers = []
+        self._deferred = []
         return self.inspect(ctx)
 
     def inspect(self, ctx):
@@ -58,7 +62,14 @@ class Checker(object):
         self._trackers.append(tracker)
         return tracker
 
+    def defer(self, store, key, value):
+        """Write ``value`` under ``key`` when the run is committed (not in a debug run)."""
+        self._deferred.append((store, key, value))
+
     def commit(self):
-        """Persist alert state computed in this run."""
+        """Persist the state computed in this run: alert state and deferred writes."""
         for tracker in self._trackers:
             tracker.commit()
+        for store, key, value in self._deferred:
+            store.set(key, value)
+        self._deferred = []

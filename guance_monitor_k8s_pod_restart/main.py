@@ -98,7 +98,7 @@ class K8SPodRestartCheck(Checker):
 
         events_out = self._decide(trackers, owner, open_status, assessed, details, history, start_ms, end_ms)
         self._say_no_data(scope_list, assessed, open_status, start_ms, end_ms)
-        store.set(HISTORY_KEY, self._trim_history(history, end_ms))
+        self.defer(store, HISTORY_KEY, self._trim_history(history, end_ms))
 
         firing = sum(1 for ns in assessed.values() if ns.verdict["verdict"] == "fire")
         self.stats = {"dql_requests": client.requests, "pods": len(pods), "namespaces": len(assessed),
@@ -126,8 +126,8 @@ class K8SPodRestartCheck(Checker):
             for key, entry in tracker.state().items():
                 owner[key] = runs
                 open_status[key] = entry.get("status")
-        store.set(TRACKERS_KEY, sorted(k for k in trackers if trackers[k].state() or k in
-                                       [s.thresholds["recover_after_runs"] for s in scope_list]))
+        self.defer(store, TRACKERS_KEY, sorted(k for k in trackers if trackers[k].state() or k in
+                                               [s.thresholds["recover_after_runs"] for s in scope_list]))
         return trackers, owner, open_status
 
     def _decide(self, trackers, owner, open_status, assessed, details, history, start_ms, end_ms):

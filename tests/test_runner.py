@@ -95,3 +95,27 @@ def test_debug_prints_the_events_and_sends_nothing(make_sandbox, make_runtime):
     log = "\n".join(runtime.lines)
     assert "---- [info] good ran check=good" in log
     assert "---- [info] needs-namespace ran" in log
+
+
+def test_a_debug_run_keeps_no_state():
+    from guance_monitor import context
+    from guance_monitor import state
+    from guance_monitor.checker import Checker
+    from guance_monitor.runner import Runner
+
+    class Remembers(Checker):
+        name = "remembers"
+
+        def inspect(self, ctx):
+            self.defer(self.store(ctx), "history", [1, 2, 3])
+            self.tracker(ctx).update({"pod-a": "warning"})
+            return [{"title": "t", "message": "", "status": "warning"}]
+
+    store = state.MemoryStore()
+    checker = Remembers()
+    with context.activate(context.RunContext(store=store, ref_key="r")):
+        Runner([checker], debug=True).run()
+    assert store._data == {}
+    checker.commit()  # what a normal run does after reporting
+    assert store.get("check:remembers:r:history") == [1, 2, 3]
+    assert "pod-a" in store.get("check:remembers:r:alerts:alerts")
