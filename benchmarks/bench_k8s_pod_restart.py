@@ -145,26 +145,18 @@ def measure(pods=100000, clusters=50, namespaces=40, healthy=False, progress=Non
         progress("sandbox ready with %d kube_pod points (%.1f s)" % (ready["points"], time.time() - started))
 
         from guance_monitor import clock
-        from guance_monitor_local import func_runtime
-        from guance_monitor_local import market
+        from guance_monitor_local import demo
 
-        with open(os.path.join(os.path.dirname(HERE), "guance_monitor_k8s_pod_restart", "example.py"),
-                  encoding="utf-8") as handle:
-            example = handle.read()
         values = {"Guance API Key ID": ready["key_id"], "Guance API Key": ready["key"], "Guance Node": ready["url"]}
-        source = market.deploy(example, values)
         state_dir = tempfile.mkdtemp(prefix="bench-k8s-")
         os.environ["GUANCE_MONITOR_STATE_DIR"] = os.path.join(state_dir, "state")
         os.environ.setdefault("GUANCE_MONITOR_FUNC_SECRET", "bench-func-secret")
         lines = []
         try:
-            runtime = func_runtime.FuncRuntime(
-                library=func_runtime.OverlayLibrary(func_runtime.PackageLibrary(), {
-                    "startup__guance_monitor_k8s_pod_restart": (source, "<startup (bench)>")}),
-                state_dir=state_dir, echo=lines.append)
+            runtime = demo.deployed_runtime(["k8s-pod-restart"], values, state_dir, echo=lines.append)
             with clock.frozen(RUN_TIME):
                 begun = time.time()
-                result = runtime.run("startup__guance_monitor_k8s_pod_restart.run")
+                result = runtime.run(demo.startup_func("k8s-pod-restart"))
                 wall = time.time() - begun
         finally:
             shutil.rmtree(state_dir, ignore_errors=True)

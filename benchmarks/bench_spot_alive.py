@@ -222,7 +222,6 @@ def _cpu():
 def measure(instances, regions, warm=False, progress=None, latency_ms=20, types_per_region=25):
     from guance_monitor import clock
     from guance_monitor_local import demo
-    from guance_monitor_local import func_runtime
 
     progress = progress or (lambda text: None)
     context = multiprocessing.get_context("spawn")
@@ -239,17 +238,15 @@ def measure(instances, regions, warm=False, progress=None, latency_ms=20, types_
     os.environ.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
     results = []
     try:
-        scripts = demo.startup_scripts(["spot-alive"], values)
         log = []
-        runtime = func_runtime.FuncRuntime(library=func_runtime.OverlayLibrary(func_runtime.PackageLibrary(), scripts),
-                                           state_dir=state, echo=log.append)
+        runtime = demo.deployed_runtime(["spot-alive"], values, state, echo=log.append)
         for index, when in enumerate([RUN_TIME, WARM_TIME][:2 if warm else 1]):
             parent.send(("run", index))
             parent.recv()
             progress("run %d at %s ..." % (index + 1, when))
             with clock.frozen(when):
                 started, cpu = time.monotonic(), _cpu()
-                result = runtime.run("startup__guance_monitor_spot_alive.run")
+                result = runtime.run(demo.startup_func("spot-alive"))
                 wall, cpu = time.monotonic() - started, _cpu() - cpu
             if not result.ok:
                 raise SystemExit("the inspection failed: %s" % result.error)

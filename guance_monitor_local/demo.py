@@ -63,6 +63,18 @@ def startup_scripts(checks, values, library=None):
     return scripts
 
 
+def deployed_runtime(checks, values, state_dir, echo=None, library=None, env=None):
+    """A local Func runtime holding each check's startup script, deployed from ``library`` with ``values``."""
+    base = library or func_runtime.PackageLibrary()
+    scripts = func_runtime.OverlayLibrary(base, startup_scripts(checks, values, base))
+    return func_runtime.FuncRuntime(library=scripts, state_dir=state_dir, echo=echo, env=env)
+
+
+def startup_func(check):
+    """The function ID Func's cron job calls for a check: ``startup__<set>.run``."""
+    return "startup__%s.run" % CHECKS[check]
+
+
 def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, library=None):
     """Run the demo; returns the summary rows. Raises DemoError for a user mistake.
 
@@ -86,17 +98,15 @@ def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, libr
 
     with Sandbox(scenario) as sandbox:
         progress("sandbox listening on %s (scenario: %s)" % (sandbox.url, scenario.name or scenario.source))
-        base = library or func_runtime.PackageLibrary()
-        scripts = func_runtime.OverlayLibrary(base, startup_scripts(checks, sandbox_values(sandbox), base))
-        runtime = func_runtime.FuncRuntime(library=scripts, state_dir=state_dir,
-                                           echo=lambda line: task_logs.append(line))
+        runtime = deployed_runtime(checks, sandbox_values(sandbox), state_dir, echo=task_logs.append,
+                                   library=library)
         failures = {}
         for index, when in enumerate(scenario.runs):
             sandbox.set_run(index)
             with clock.frozen(when):
                 for check in checks:
                     progress("run %d/%d %s: %s ..." % (index + 1, len(scenario.runs), clock.iso(when), check))
-                    result = runtime.run("startup__%s.run" % CHECKS[check])
+                    result = runtime.run(startup_func(check))
                     if not result.ok:
                         failures[(index, check)] = _error_line(result.error)
                         progress("  %s failed: %s" % (check, failures[(index, check)]))

@@ -329,7 +329,6 @@ def run_scenario(data, state_dir, runs=None):
     """
     from guance_monitor import clock
     from guance_monitor_local import demo
-    from guance_monitor_local import func_runtime
     from guance_monitor_local import scenario as scenarios
     from guance_monitor_local.sandbox import Sandbox
 
@@ -337,16 +336,15 @@ def run_scenario(data, state_dir, runs=None):
         scenarios.load(data) if isinstance(data, str) else scenarios.from_dict(data))
     results = []
     with Sandbox(scenario) as sandbox:
-        library = func_runtime.OverlayLibrary(func_runtime.PackageLibrary(),
-                                              demo.startup_scripts(["k8s-pod-restart"], demo.sandbox_values(sandbox)))
         lines = []
-        runtime = func_runtime.FuncRuntime(library=library, state_dir=str(state_dir), echo=lines.append)
+        runtime = demo.deployed_runtime(["k8s-pod-restart"], demo.sandbox_values(sandbox), str(state_dir),
+                                        echo=lines.append)
         for index, when in enumerate(scenario.runs):
             if runs is not None and index not in runs:
                 continue
             sandbox.set_run(index)
             with clock.frozen(when):
-                result = runtime.run("startup__guance_monitor_k8s_pod_restart.run")
+                result = runtime.run(demo.startup_func("k8s-pod-restart"))
             result.lines = list(lines)
             del lines[:]
             results.append(result)

@@ -84,10 +84,9 @@ def test_registered_disabled_by_default_and_runs_once_enabled(tmp_path):
     data["guance"].pop("studio")
     scenario = scenarios.from_dict(data)
     with Sandbox(scenario) as sandbox:
-        library = func_runtime.OverlayLibrary(func_runtime.PackageLibrary(), demo.startup_scripts(
-            ["k8s-pod-restart"], demo.sandbox_values(sandbox)))
         lines = []
-        runtime = func_runtime.FuncRuntime(library=library, state_dir=str(tmp_path), echo=lines.append)
+        runtime = demo.deployed_runtime(["k8s-pod-restart"], demo.sandbox_values(sandbox), str(tmp_path),
+                                        echo=lines.append)
         sandbox.set_run(0)
         with clock.frozen(scenario.runs[0]):
             assert runtime.run("startup__guance_monitor_k8s_pod_restart.run").ok
@@ -186,10 +185,9 @@ def test_bad_studio_configs_give_a_clear_warning_event_then_ok_once_fixed(tmp_pa
     data = b.to_dict()
     scenario = scenarios.from_dict(data)
     with Sandbox(scenario) as sandbox:
-        library = func_runtime.OverlayLibrary(func_runtime.PackageLibrary(), demo.startup_scripts(
-            ["k8s-pod-restart"], demo.sandbox_values(sandbox)))
         lines = []
-        runtime = func_runtime.FuncRuntime(library=library, state_dir=str(tmp_path), echo=lines.append)
+        runtime = demo.deployed_runtime(["k8s-pod-restart"], demo.sandbox_values(sandbox), str(tmp_path),
+                                        echo=lines.append)
         sandbox.set_run(0)
         with clock.frozen(scenario.runs[0]):
             result = runtime.run("startup__guance_monitor_k8s_pod_restart.run")
