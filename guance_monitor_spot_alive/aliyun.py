@@ -28,6 +28,7 @@ from concurrent import futures
 from guance_monitor import clock
 from guance_monitor import redact
 from guance_monitor import retry
+from guance_monitor_spot_alive import inventory
 from guance_monitor_spot_alive import prices
 
 POOL_WORKERS = 16
@@ -448,17 +449,9 @@ def _advice_items(body):
             if not isinstance(resource, dict) or not resource.get("InstanceType"):
                 continue
             yield zone["ZoneId"], {"type": resource["InstanceType"], "figures": {
-                "discount": _float(resource.get("AverageSpotDiscount")),
-                "rate": _float(resource.get("InterruptionRate")),
+                "discount": inventory.number(resource.get("AverageSpotDiscount")),
+                "rate": inventory.number(resource.get("InterruptionRate")),
                 "desc": resource.get("InterruptRateDesc") or None}}
-
-
-def _float(value):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number else None
 
 
 def stock_category(entry):

@@ -22,19 +22,20 @@ SPOT_STRATEGIES = ("SpotWithPriceLimit", "SpotAsPriceGo")
 RECYCLING = "Recycling"
 
 
-def _number(value):
+def number(value):
+    """A number from API or object data (text included), or None (also for NaN and booleans)."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
-        number = float(value)
+        result = float(value)
     except (TypeError, ValueError):
         return None
-    return number if number == number else None
+    return result if result == result else None
 
 
 def _int(value):
-    number = _number(value)
-    return int(number) if number is not None else None
+    parsed = number(value)
+    return int(parsed) if parsed is not None else None
 
 
 def parse_tags(value):
@@ -118,9 +119,9 @@ def from_api(api, source="describe_instances"):
     locks, problem = parse_locks(api.get("OperationLocks"))
     if problem:
         notes.append(problem)
-    memory_mib = _number(api.get("Memory"))
+    memory_mib = number(api.get("Memory"))
     strategy = api.get("SpotStrategy") or None
-    limit = _number(api.get("SpotPriceLimit"))
+    limit = number(api.get("SpotPriceLimit"))
     duration = _int(api.get("SpotDuration"))
     os_type = str(api.get("OSType") or "").lower() or None
     instance_type = api.get("InstanceType") or None

@@ -25,9 +25,10 @@ nothing recovers, on missing data. Stopped instances skip the price, stock and d
 (they do not run, so nothing is bid). Protection ends ``SpotDuration`` hours (default 1) after
 ``CreationTime``.
 """
+from guance_monitor import alerts
 from guance_monitor import clock
 
-SEVERITY = {"warning": 2, "error": 3, "critical": 4}
+SEVERITY = alerts.SEVERITY                 # one severity order: the alert state's
 NOTICE_MS = 5 * 60 * 1000                  # release follows the interruption notice by about 5 minutes
 DEFAULT_SPOT_DURATION_H = 1
 TOP_BUCKET = "10-100%"
