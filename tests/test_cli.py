@@ -227,7 +227,7 @@ def test_sandbox_command_serves_the_scenario_until_stopped(tmp_path):
                               timeout=5)
         assert answer.status_code == 200 and answer.json()["content"]["uuid"] == "wksp_manual"
         refused = requests.get(url + "/api/v1/workspace/get", headers={"DF-API-KEY": "wrong"}, timeout=5)
-        assert refused.status_code == 401
+        assert refused.status_code == 403 and refused.json()["errorCode"] == "ft.InvalidAPIKey"
         assert key.strip() == "guance_node:        %s" % url
     finally:
         proc.terminate()

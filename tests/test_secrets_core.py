@@ -36,13 +36,13 @@ def test_rejected_key_is_reported_without_the_key(make_sandbox, tmp_path, capsys
     open(path, "w", encoding="utf-8").write(text)
     assert run_cli(path, tmp_path) == 1
     err = capsys.readouterr().err
-    assert "HTTP 401" in err and "self_built_checker" in err
+    assert "HTTP 403" in err and "ft.InvalidAPIKey" in err and "self_built_checker" in err
     assert "wrong-key-id-123456" not in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_guance_errors_never_carry_the_key():
     redact.register_secret("key-id-abcdef")
-    error = openapi.GuanceAPIError("/api/v1/x", 400, "ft.Bad", "the key key-id-abcdef is not valid")
+    error = openapi.GuanceAPIError("/api/v1/x", "refused", 400, "ft.Bad", "the key key-id-abcdef is not valid")
     assert "key-id-abcdef" not in str(error)
     assert "***" in str(error)

@@ -1,13 +1,39 @@
-"""The Guance OpenAPI as the sandbox plays it.
+"""The Guance OpenAPI as the sandbox plays it, following Guance's documentation.
 
 Endpoints: ``workspace/get``; ``self_built_checker`` get / list / create /
 modify / enable / disable / delete / batch_delete; ``outer_function/execute``
 (``guance__openapi.report_event``); ``events/create``; ``df/query_data_v1``
 (DQL, answered from the scenario's points by ``sandbox.dql``).
 
-Every request must carry ``DF-API-KEY`` equal to the scenario's
-``sandbox.guance_api_key_id``. Answers use the OpenAPI envelope
-``{code, content, errorCode, message, success, traceId}``.
+As documented (``open-api/*``):
+
+- every request must carry ``DF-API-KEY`` equal to the scenario's
+  ``sandbox.guance_api_key_id``; otherwise HTTP 403 ``ft.InvalidAPIKey``;
+- at most 20 requests a minute per API key and 200 per workspace; beyond, HTTP 401
+  ``ft.TriggerApiAkCurrentLimiting`` / ``ft.TriggerApiWorkspaceCurrentLimiting`` (a
+  sliding minute of the sandbox's running clock: the held run time advanced by the
+  injectable monotonic clock) *[sandbox: the documents do not say which window]*;
+- answers use the envelope ``{code, content, errorCode, message, success, traceId}``;
+  ``list`` answers ``content.data[]`` with ``declaration`` and ``pageInfo`` beside
+  ``content``; ``get`` answers ``jsonScript`` with ``name`` and ``type`` only;
+  ``enable``/``disable`` answer ``content: true``; ``create``/``modify`` document no
+  answer: by default ``content`` is null *[sandbox]*;
+- ``outer_function/execute`` accepts ``funcBody.options.returnType`` only among
+  ``ALL``, ``raw``, ``repr``, ``jsonDumps``; a function that refuses its input answers
+  ``error: 599.3``, ``message: "Calling Function failed"``, ``reason: "EFuncFailed"``,
+  ``detail.einfoTEXT``, inside a ``success: true`` envelope.
+
+Not promised by any document, so not done: de-duplicating events by ``df_event_id`` —
+every accepted event is stored, twice if sent twice. Stored events are also points of
+``E::`monitor``` (``df_event_id``, ``df_title``, ``df_status``, ``df_source``,
+``df_monitor_checker_id``, ``df_monitor_ref_key``, ``df_dimension_tags`` and each
+dimension tag), queryable by DQL once ``event_visible_after_s`` has passed.
+
+Scenario settings, ``sandbox.guance`` (all optional): ``rate_limit``
+(``{"per_key": 20, "per_workspace": 200}``, or ``false``), ``create_answer`` /
+``modify_answer`` (``"empty"``, ``"true"`` or ``"rule"``), ``event_visible_after_s``
+(0), ``keeps_event_id`` (true: a client's ``df_event_id`` is stored as sent; false: the
+server makes its own).
 
 Inspections created here take their Studio state from the scenario's
 ``guance.studio`` entries: an entry applies to the inspection whose function
@@ -25,6 +51,43 @@ from guance_monitor_local.sandbox.http import Response
 
 PREFIX = "/api/v1/"
 EVENT_STATUSES = ("info", "warning", "error", "critical", "ok")
+RETURN_TYPES = ("ALL", "raw", "repr", "jsonDumps")
+ANSWERS = ("empty", "true", "rule")
+RATE_WINDOW_MS = 60 * 1000
+DEFAULT_SETTINGS = {"rate_limit": {"per_key": 20, "per_workspace": 200}, "create_answer": "empty",
+                    "modify_answer": "empty", "event_visible_after_s": 0, "keeps_event_id": True}
+DECLARATION = {"b": [], "business": "sandbox", "organization": "sandbox-organization"}
+
+
+class SettingsError(ValueError):
+    """A ``sandbox.guance`` setting is unusable; the text names it."""
+
+
+def settings_of(scenario_sandbox):
+    """The service's settings from the scenario's ``sandbox.guance`` (defaults filled in, each checked)."""
+    given = scenario_sandbox.get("guance") or {}
+    if not isinstance(given, dict):
+        raise SettingsError("sandbox.guance: expected an object")
+    unknown = sorted(set(given) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise SettingsError("sandbox.guance.%s: unknown setting (known: %s)" % (unknown[0], ", ".join(DEFAULT_SETTINGS)))
+    out = dict(DEFAULT_SETTINGS)
+    out.update(given)
+    limit = out["rate_limit"]
+    if limit is not False:
+        if not isinstance(limit, dict) or any(k not in ("per_key", "per_workspace") for k in limit) or \
+                any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in limit.values()):
+            raise SettingsError("sandbox.guance.rate_limit: expected false or {\"per_key\": 20, \"per_workspace\": 200}")
+        out["rate_limit"] = dict(DEFAULT_SETTINGS["rate_limit"], **limit)
+    for key in ("create_answer", "modify_answer"):
+        if out[key] not in ANSWERS:
+            raise SettingsError("sandbox.guance.%s: expected one of %s" % (key, ", ".join(ANSWERS)))
+    visible = out["event_visible_after_s"]
+    if isinstance(visible, bool) or not isinstance(visible, (int, float)) or visible < 0:
+        raise SettingsError("sandbox.guance.event_visible_after_s: expected seconds >= 0")
+    if not isinstance(out["keeps_event_id"], bool):
+        raise SettingsError("sandbox.guance.keeps_event_id: expected true or false")
+    return out
 _CHECK_IN_FUNC_ID = re.compile(r"guance_monitor_([a-z0-9_]+?)(?:__|\.|$)")
 
 
@@ -41,12 +104,14 @@ class GuanceService(object):
         self.sandbox = sandbox
         scenario = sandbox.scenario
         self.api_key_id = scenario.sandbox["guance_api_key_id"]
+        self.settings = settings_of(scenario.sandbox)
         self.workspace = dict(scenario.workspace)
         self.rules = {}            # uuid -> rule
         self.events = []           # reported events, in arrival order
         self.custom_events = []    # events/create
-        self._event_ids = set()
         self._lock = threading.Lock()
+        self._requests = {"key": [], "workspace": []}   # arrival times in the last minute
+        self._unpublished = []     # (visible_ms, point) of reported events not yet queryable
         self.store = dql.PointStore()
         for namespace, points in scenario.points.items():
             if points:
@@ -84,8 +149,11 @@ class GuanceService(object):
 
     def handle(self, request, action):
         if request.header("DF-API-KEY") != self.api_key_id:
-            return self.error(request, 401, "ft.AuthenticationFailed",
-                              "DF-API-KEY is missing or not a key of this workspace")
+            return self.error(request, 403, "ft.InvalidAPIKey", "无效的 API Key / invalid API key")
+        limited = self._rate_limited()
+        if limited is not None:
+            return self.error(request, 401, limited[0], limited[1])
+        self._publish_due_events()
         route = self.routes.get((request.method, action[len(PREFIX):]))
         if route is None:
             return self.error(request, 404, "ft.NotFound", "no such endpoint: %s %s" % (request.method, action))
@@ -104,6 +172,25 @@ class GuanceService(object):
             return route(body)
         except _BadRequest as exc:
             return self.error(request, exc.status, exc.code, str(exc))
+
+    def _rate_limited(self):
+        """(errorCode, message) when this request is over the documented limits, else None (and it is counted)."""
+        limits = self.settings["rate_limit"]
+        if limits is False:
+            return None
+        now = self.sandbox.running_ms()
+        with self._lock:
+            for name in ("key", "workspace"):
+                self._requests[name] = [t for t in self._requests[name] if now - RATE_WINDOW_MS < t <= now + 1]
+            if len(self._requests["key"]) >= limits["per_key"]:
+                return "ft.TriggerApiAkCurrentLimiting", "触发API限流-AK级别 / API key rate limit (%d a minute)" % \
+                    limits["per_key"]
+            if len(self._requests["workspace"]) >= limits["per_workspace"]:
+                return "ft.TriggerApiWorkspaceCurrentLimiting", "触发API限流-工作空间级别 / workspace rate limit (%d a " \
+                    "minute)" % limits["per_workspace"]
+            self._requests["key"].append(now)
+            self._requests["workspace"].append(now)
+        return None
 
     @staticmethod
     def ok(content):
@@ -124,10 +211,13 @@ class GuanceService(object):
         return None
 
     def checker_get(self, query):
+        """The rule as ``get.md`` shows it: ``jsonScript`` holds only ``name`` and ``type``."""
         rule = self._find(query.get("refKey"), query.get("ruleUUID"))
         if rule is None:
             raise _BadRequest("ft.NotFound", "no self-built checker with that refKey / ruleUUID", 404)
-        return self.ok(rule)
+        shown = dict((k, v) for k, v in rule.items() if k != "check")
+        shown["jsonScript"] = {"name": rule["jsonScript"]["name"], "type": rule["jsonScript"]["type"]}
+        return self.ok(shown)
 
     def checker_list(self, query):
         ref_keys = [k for k in (query.get("refKey") or "").split(",") if k]
@@ -137,8 +227,10 @@ class GuanceService(object):
                  and (not search or search in r["jsonScript"]["title"])]
         page_size = int(query.get("pageSize") or 50)
         page_index = int(query.get("pageIndex") or 1)
-        page = rules[(page_index - 1) * page_size:page_index * page_size]
-        return Response(200, {"code": 200, "content": page, "errorCode": "", "message": "", "success": True,
+        page = [dict((k, v) for k, v in r.items() if k != "check")
+                for r in rules[(page_index - 1) * page_size:page_index * page_size]]
+        return Response(200, {"code": 200, "content": {"data": page, "declaration": dict(DECLARATION)},
+                              "errorCode": "", "message": "", "success": True, "traceId": uuid.uuid4().hex,
                               "pageInfo": {"count": len(page), "pageIndex": page_index,
                                            "pageSize": page_size, "totalCount": len(rules)}})
 
@@ -170,7 +262,7 @@ class GuanceService(object):
                                "callKwargs": call_kwargs, "refFuncInfo": func_info},
             }
             self.rules[rule_uuid] = rule
-        return self.ok(rule)
+        return self.ok(self._answer("create_answer", rule))
 
     def _studio_entry(self, func_info, title):
         check = check_of_func_id(func_info.get("funcId"))
@@ -197,7 +289,16 @@ class GuanceService(object):
                 rule["jsonScript"]["refFuncInfo"] = _func_info(body)
             if "monitorUUID" in body:
                 rule["monitorUUID"] = body.get("monitorUUID") or ""
-        return self.ok(rule)
+        return self.ok(self._answer("modify_answer", rule))
+
+    def _answer(self, setting, rule):
+        """What ``create`` / ``modify`` answer: undocumented, so the scenario chooses (null by default)."""
+        answer = self.settings[setting]
+        if answer == "true":
+            return True
+        if answer == "rule":
+            return dict((k, v) for k, v in rule.items() if k != "check")
+        return None
 
     def _set_status(self, body, status):
         uuids = body.get("ruleUUIDs") or []
@@ -210,7 +311,7 @@ class GuanceService(object):
             for rule_uuid in uuids:
                 if rule_uuid in self.rules:
                     self.rules[rule_uuid]["status"] = status
-        return self.ok(None)
+        return self.ok(True)
 
     def checker_enable(self, body):
         return self._set_status(body, 0)
@@ -226,13 +327,21 @@ class GuanceService(object):
         with self._lock:
             for rule_uuid in uuids:
                 self.rules.pop(rule_uuid, None)
-        return self.ok(None)
+        return self.ok(True)
 
     # -- events ----------------------------------------------------------------------------
 
     def outer_function_execute(self, body):
         func_id = body.get("funcId")
         func_body = body.get("funcBody") or {}
+        if not isinstance(func_body, dict):
+            raise _BadRequest("ft.InvalidParam", "funcBody: expected an object")
+        options = func_body.get("options")
+        if options is not None:
+            return_type = options.get("returnType") if isinstance(options, dict) else None
+            if not isinstance(options, dict) or ("returnType" in options and return_type not in RETURN_TYPES):
+                raise _BadRequest("ft.InvalidParam", "funcBody.options.returnType: expected one of %s, got %r"
+                                  % (", ".join(RETURN_TYPES), return_type))
         kwargs = func_body.get("kwargs") or {}
         if func_id != "guance__openapi.report_event":
             return self._function_failed(404, "EFuncNotFound", "outer function %r does not exist" % func_id)
@@ -245,26 +354,37 @@ class GuanceService(object):
             events = [self._check_event(item, index) for index, item in enumerate(items)]
         except ValueError as exc:
             return self._function_failed(599.3, "EFuncFailed", str(exc))
-        accepted = 0
         with self._lock:
             for event in events:
-                event_id = event.get("df_event_id")
-                if event_id and event_id in self._event_ids:
-                    continue
-                if event_id:
-                    self._event_ids.add(event_id)
+                if not self.settings["keeps_event_id"] or not event.get("df_event_id"):
+                    event["df_event_id"] = "event-" + uuid.uuid4().hex
                 rule = self._find(ref_key=event.get("df_monitor_ref_key")) if event.get("df_monitor_ref_key") else None
                 event["check"] = rule.get("check") if rule else None
                 event["rule_uuid"] = rule["uuid"] if rule else None
                 event["run"] = self.sandbox.run_index
                 event["received_ms"] = self.sandbox.now_ms()
                 self.events.append(event)
-                accepted += 1
-        return self.ok({"error": 200, "message": "", "detail": None,
-                        "data": {"result": {"accepted": accepted, "duplicates": len(events) - accepted}}})
+                visible = self.sandbox.running_ms() + int(self.settings["event_visible_after_s"] * 1000)
+                self._unpublished.append((visible, _event_point(event, rule)))
+        self._publish_due_events()
+        return self.ok({"ok": True, "error": 200, "message": "", "detail": None,
+                        "data": {"result": {"accepted": len(events)}}})
 
-    def _function_failed(self, error, message, detail):
-        return self.ok({"error": error, "message": message, "detail": detail, "data": None})
+    def _publish_due_events(self):
+        """Make reported events queryable (``E::`monitor```) once they are visible."""
+        now = self.sandbox.running_ms()
+        with self._lock:
+            due = [point for visible, point in self._unpublished if visible <= now]
+            self._unpublished = [(v, p) for v, p in self._unpublished if v > now]
+        if due:
+            self.store.add_points("keyevent", due)
+
+    def _function_failed(self, error, reason, detail):
+        """An outer function that ran and failed, as ``outer-function/execute.md`` shows it."""
+        message = "Calling Function failed" if reason == "EFuncFailed" else reason
+        return self.ok({"ok": False, "error": error, "message": message, "reason": reason,
+                        "detail": {"einfoTEXT": detail, "id": "task-" + uuid.uuid4().hex[:12]},
+                        "reqCost": 1, "traceId": uuid.uuid4().hex})
 
     @staticmethod
     def _check_event(item, index):
@@ -314,6 +434,17 @@ class GuanceService(object):
             except dql.DQLError as exc:
                 raise _BadRequest(exc.code, "queries[%d]: %s" % (index, exc))
         return self.ok({"data": data})
+
+
+def _event_point(event, rule):
+    """The keyevent point Guance would store for a reported event (df_source ``monitor``)."""
+    tags = dict((str(k), str(v)) for k, v in (event.get("dimension_tags") or {}).items())
+    tags.update({"df_event_id": event["df_event_id"], "df_status": event["status"], "df_source": "monitor",
+                 "df_monitor_checker_id": event.get("df_monitor_checker_id") or (rule or {}).get("uuid") or "",
+                 "df_monitor_ref_key": event.get("df_monitor_ref_key") or ""})
+    return {"measurement": "monitor", "tags": tags, "time_ms": event["received_ms"],
+            "fields": {"df_title": event["title"], "df_message": event["message"],
+                       "df_dimension_tags": json.dumps(event.get("dimension_tags") or {}, sort_keys=True)}}
 
 
 class _BadRequest(Exception):

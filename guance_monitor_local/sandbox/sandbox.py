@@ -27,6 +27,7 @@ class Sandbox(object):
         self.calls = []          # [{service, action, status, region, run}]
         self.run_index = None    # index into scenario.runs, or None outside runs
         self._now_ms = None
+        self._held_at = 0.0
         self._lock = threading.Lock()
         self._server = None
         self.services = services if services is not None else self._default_services()
@@ -75,10 +76,17 @@ class Sandbox(object):
     def set_run(self, index):
         """Enter run ``index``: the sandbox clock reads ``scenario.runs[index]``."""
         self.run_index = index
-        self._now_ms = clock.to_ms(self.scenario.runs[index])
+        self.set_now(self.scenario.runs[index])
 
     def set_now(self, when):
         self._now_ms = clock.to_ms(clock.parse_time(when))
+        self._held_at = clock.monotonic()
+
+    def running_ms(self):
+        """The held time plus what the (injectable) monotonic clock counted since: how rate windows see time pass."""
+        if self._now_ms is None:
+            return clock.to_ms(clock.now())
+        return self._now_ms + int((clock.monotonic() - self._held_at) * 1000)
 
     def now_ms(self):
         return self._now_ms if self._now_ms is not None else clock.to_ms(clock.now())
