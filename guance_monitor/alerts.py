@@ -8,15 +8,23 @@ data"). The tracker answers with the decisions to report:
 - ``new``: firing now, not before;
 - ``escalated`` / ``deescalated``: firing with another severity;
 - ``reminder``: still firing, and the reminder interval has passed since it was last reported;
-- ``recovered``: firing before, healthy for ``recover_after_runs`` consecutive runs now.
+- ``recovered``: firing before, healthy for ``recover_after`` consecutive runs now
+  (the tracker's default, or the key's own value passed to ``update``).
 
-Nothing is written until ``commit()``: the runner commits after the events
-were handed to the reporter, so a crash in between re-reports rather than loses.
+The stored state is read entry by entry: an entry of the wrong shape is dropped,
+and unreadable state counts as empty; either way ``problems`` says so, so that the
+run reports "open alerts may repeat once" instead of crashing or going quiet.
+
+Nothing is written until ``commit()``: the runner commits once the run's events are
+safely in the outbox, so a crash in between re-reports rather than loses.
 """
 from guance_monitor import clock
+from guance_monitor import state
 
 SEVERITY = {"ok": 0, "info": 1, "warning": 2, "error": 3, "critical": 4}
+FIRING = ("info", "warning", "error", "critical")
 STATE_KEY = "alerts"
+_TIMES = ("since_ms", "reported_ms", "seen_ms")
 
 
 class Decision(object):
@@ -33,6 +41,24 @@ class Decision(object):
         return "Decision(%r, %r, %r)" % (self.key, self.status, self.reason)
 
 
+def entry_problem(entry):
+    """Why a stored alert entry cannot be used, or None."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    if entry.get("status") not in FIRING:
+        return "status %r is not one of %s" % (entry.get("status"), ", ".join(FIRING))
+    for name in _TIMES:
+        value = entry.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return "%s is not a time" % name
+    runs = entry.get("clear_runs", 0)
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
+        return "clear_runs is not a count"
+    if entry.get("info") is not None and not isinstance(entry.get("info"), dict):
+        return "info is not an object"
+    return None
+
+
 class AlertTracker(object):
     def __init__(self, store, reminder_seconds=6 * 3600, recover_after_runs=1,
                  forget_after_seconds=7 * 86400):
@@ -40,22 +66,54 @@ class AlertTracker(object):
         self.reminder_ms = None if reminder_seconds is None else int(reminder_seconds * 1000)
         self.recover_after_runs = max(1, int(recover_after_runs))
         self.forget_after_ms = int(forget_after_seconds * 1000)
+        self.problems = []            # what was wrong with the stored state (read once)
         self._pending = None
+        self._loaded = None
 
     def state(self):
         """The committed state: key -> {status, since_ms, reported_ms, seen_ms, clear_runs, info}."""
-        value = self.store.get(STATE_KEY) or {}
-        return value if isinstance(value, dict) else {}
+        if self._loaded is None:
+            self._loaded = self._load()
+        return dict(self._loaded)
 
-    def update(self, firing, healthy=(), info=None, now_ms=None):
-        """Decisions for this run. ``firing``: key -> status; ``healthy``: keys seen healthy."""
+    def _load(self):
+        value, problem = self.store.read(STATE_KEY)
+        if problem:
+            self.problems.append("the alert state could not be read (%s)" % problem)
+            return {}
+        if value is state.MISSING or value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append("the alert state is not an object")
+            return {}
+        kept = {}
+        dropped = []
+        for key, entry in value.items():
+            problem = entry_problem(entry)
+            if problem:
+                dropped.append("%s (%s)" % (key, problem))
+            else:
+                kept[key] = entry
+        if dropped:
+            self.problems.append("%d alert state entries were unusable and dropped: %s%s" % (
+                len(dropped), "; ".join(dropped[:3]), " ..." if len(dropped) > 3 else ""))
+        return kept
+
+    def update(self, firing, healthy=(), info=None, now_ms=None, recover_after=None):
+        """Decisions for this run.
+
+        ``firing``: key -> status; ``healthy``: keys seen healthy; ``info``: key -> what
+        to keep about a firing key; ``recover_after``: key -> consecutive healthy runs
+        before that key recovers (default: the tracker's ``recover_after_runs``).
+        """
         now_ms = clock.now_ms() if now_ms is None else now_ms
         info = info or {}
+        recover_after = recover_after or {}
         old = self.state()
         new = {}
         decisions = []
         for key, status in firing.items():
-            if status not in SEVERITY or status == "ok":
+            if status not in FIRING:
                 raise ValueError("firing status of %r must be one of info, warning, error, critical" % (key,))
             previous = old.get(key)
             entry = {"status": status, "since_ms": now_ms, "reported_ms": now_ms, "seen_ms": now_ms,
@@ -80,7 +138,8 @@ class AlertTracker(object):
                 continue
             if key in healthy:
                 clear_runs = int(previous.get("clear_runs", 0)) + 1
-                if clear_runs >= self.recover_after_runs:
+                needed = max(1, int(recover_after.get(key, self.recover_after_runs)))
+                if clear_runs >= needed:
                     decisions.append(Decision(key, "ok", "recovered", previous, previous.get("since_ms")))
                     continue
                 new[key] = dict(previous, clear_runs=clear_runs, seen_ms=now_ms)
@@ -93,4 +152,5 @@ class AlertTracker(object):
         """Persist the state computed by the last ``update``."""
         if self._pending is not None:
             self.store.set(STATE_KEY, self._pending)
+            self._loaded = self._pending
             self._pending = None

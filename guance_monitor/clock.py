@@ -1,15 +1,18 @@
 """The one clock every inspection reads.
 
 Wall time (``now``) is what reports, queries and state use; ``monotonic`` and
-``sleep`` measure and spend the run's time budget. All three are replaceable,
-so that the local runtime can replay a scenario at its own times and tests can
-skip real waiting. Nothing else in the package reads the time.
+``sleep`` measure and spend the run's time budget. Nothing else in the package
+reads the time. Three sources, in this order:
 
-Inside the local Func runtime every task runs fresh copies of the scripts, this
-one included; the runtime hands each task its own clock as
-``DFF.GUANCE_MONITOR_CLOCK`` (an object with ``now``, ``monotonic`` and
-``sleep``), which this module follows unless a clock was set here directly.
-Real DataFlux Func has no such helper (``DFF`` answers None): real time.
+1. overrides set here (``set_wall_clock``, ``set_sleeper``, ``frozen``,
+   ``FakeSleep``, ``Simulated``): tests, the demo and the benchmarks;
+2. the host's clock, which ``self_hosted_monitor`` makes this module ``follow``
+   for the run: the local Func runtime hands each task its clock
+   (``DFF.GUANCE_MONITOR_CLOCK``), so that a scenario is replayed at its own times;
+3. the real clock (DataFlux Func).
+
+A real ``sleep`` waits in short slices, so that an exception raised into the
+thread (the local runtime's task timeout, outside the main thread) ends it promptly.
 """
 import datetime
 import re
@@ -26,12 +29,19 @@ _lock = threading.Lock()
 _wall = None       # callable -> aware datetime, or None for the real time
 _sleeper = None    # callable(seconds), or None for time.sleep
 _mono = None       # callable -> float seconds, or None for time.monotonic
+_followed = None   # the host's clock (an object with now, monotonic, sleep), or None
+SLEEP_SLICE = 0.1
 
 
-def _host():
-    """The clock the local Func runtime provides to this task, if any."""
-    dff = globals().get("DFF")  # injected by (local) Func into each script's scope
-    return getattr(dff, "GUANCE_MONITOR_CLOCK", None) if dff is not None else None
+def follow(source):
+    """Read the time from ``source`` (the host's clock: ``now``, ``monotonic``, ``sleep``); None: the real clock."""
+    global _followed
+    with _lock:
+        _followed = source
+
+
+def following():
+    return _followed
 
 
 def now():
@@ -39,7 +49,7 @@ def now():
     source = _wall
     if source is not None:
         return source()
-    host = _host()
+    host = _followed
     return host.now() if host is not None else datetime.datetime.now(UTC)
 
 
@@ -53,7 +63,7 @@ def monotonic():
     source = _mono
     if source is not None:
         return source()
-    host = _host()
+    host = _followed
     return host.monotonic() if host is not None else time.monotonic()
 
 
@@ -65,11 +75,16 @@ def sleep(seconds):
     if sleeper is not None:
         sleeper(seconds)
         return
-    host = _host()
+    host = _followed
     if host is not None:
         host.sleep(seconds)
-    else:
-        time.sleep(seconds)
+        return
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(SLEEP_SLICE, left))
 
 
 def set_wall_clock(source):
@@ -125,6 +140,92 @@ class FakeSleep(object):
 
     @staticmethod
     def uninstall():
+        set_sleeper(None, None)
+
+
+class Accelerated(object):
+    """Sleeping that does not wait: ``sleep`` returns at once, and the monotonic clock jumps by what was slept.
+
+    Real time still passes as usual (real latency still spends the budget); only the
+    waits of backoff and pacing are skipped. For replays and tests: the demo replays a
+    day's runs without sitting through the request pacer's minutes.
+    """
+
+    def __init__(self):
+        self.slept = 0.0
+        self.waits = []
+        self._lock = threading.Lock()
+
+    def sleep(self, seconds):
+        if seconds > 0:
+            with self._lock:
+                self.waits.append(seconds)
+                self.slept += seconds
+
+    def monotonic(self):
+        return time.monotonic() + self.slept
+
+    def install(self):
+        set_sleeper(self.sleep, self.monotonic)
+        return self
+
+    @staticmethod
+    def uninstall():
+        set_sleeper(None, None)
+
+    def __enter__(self):
+        self._saved = (_sleeper, _mono)
+        return self.install()
+
+    def __exit__(self, *exc):
+        set_sleeper(*self._saved)
+        return False
+
+
+class Simulated(object):
+    """A clock for replaying long stretches quickly: wall and monotonic time move only when code sleeps.
+
+    ``Simulated(start).install()`` makes ``now`` read ``start`` plus the time slept
+    since, and ``sleep`` return at once after moving the clock; ``advance(seconds)``
+    moves it from outside (the next cron tick of a simulated day).
+    """
+
+    def __init__(self, start):
+        self.start = parse_time(start)
+        self.elapsed = 0.0
+        self.waits = []
+        self._lock = threading.Lock()
+
+    def now(self):
+        return self.start + datetime.timedelta(seconds=self.elapsed)
+
+    def monotonic(self):
+        return self.elapsed
+
+    def sleep(self, seconds):
+        if seconds > 0:
+            with self._lock:
+                self.waits.append(seconds)
+                self.elapsed += seconds
+
+    def advance(self, seconds):
+        with self._lock:
+            self.elapsed += max(0.0, seconds)
+
+    def set(self, when):
+        """Move to ``when`` (never backwards)."""
+        target = (parse_time(when) - self.start).total_seconds()
+        with self._lock:
+            self.elapsed = max(self.elapsed, target)
+
+    def install(self):
+        set_wall_clock(self.now)
+        set_sleeper(self.sleep, self.monotonic)
+        return self
+
+    @staticmethod
+    def uninstall():
+        set_wall_clock(None)
         set_sleeper(None, None)
 
 

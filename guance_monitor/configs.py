@@ -5,10 +5,23 @@ with single quotes), a list, a single dict, ``None`` or empty. ``Schema``
 validates each entry field by field; a bad entry raises ``ConfigError`` whose
 text names the entry and the field, e.g. ``configs[1].namespace: expected a
 string or a list of strings, got 5``.
+
+Limits, each a ``ConfigError`` naming what is too big: ``MAX_TEXT`` characters of
+configs text, ``MAX_DEPTH`` levels of nesting (checked in one pass before parsing, so
+deeply nested text cannot exhaust the parser's recursion), ``MAX_ENTRIES`` entries,
+``MAX_LIST`` items in a list field and ``MAX_STRING`` characters in a string. Every
+check is linear in the size of the input.
 """
 import ast
 import difflib
 import json
+
+
+MAX_TEXT = 64 * 1024
+MAX_DEPTH = 8
+MAX_ENTRIES = 200
+MAX_LIST = 1000
+MAX_STRING = 1000
 
 
 class ConfigError(ValueError):
@@ -25,18 +38,68 @@ def load(raw, name="configs"):
         text = raw.strip()
         if not text:
             return []
+        if len(text) > MAX_TEXT:
+            raise ConfigError("%s: %d characters, more than the %d accepted; split the inspection or use wildcards"
+                              % (name, len(text), MAX_TEXT))
+        depth = text_depth(text)
+        if depth > MAX_DEPTH:
+            raise ConfigError("%s: nested %d levels deep, more than the %d accepted" % (name, depth, MAX_DEPTH))
         raw = _parse_text(text, name)
+    else:
+        depth = value_depth(raw, MAX_DEPTH + 1)
+        if depth > MAX_DEPTH:
+            raise ConfigError("%s: nested more than %d levels deep" % (name, MAX_DEPTH))
     if isinstance(raw, dict):
         return [raw] if raw else []
     if isinstance(raw, tuple):
         raw = list(raw)
     if not isinstance(raw, list):
         raise ConfigError("%s: expected a JSON list of objects, got %s" % (name, _show(raw)))
+    if len(raw) > MAX_ENTRIES:
+        raise ConfigError("%s: %d entries, more than the %d accepted" % (name, len(raw), MAX_ENTRIES))
     for index, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise ConfigError("%s[%d]: expected an object such as {\"key\": \"value\"}, got %s"
                               % (name, index, _show(entry)))
     return raw
+
+
+def text_depth(text):
+    """The deepest nesting of ``[``/``{``/``(`` outside quoted strings, in one pass."""
+    depth = deepest = 0
+    quote = None
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]})":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def value_depth(value, stop):
+    """How deeply lists and dicts nest in ``value`` (counting stops at ``stop``)."""
+    deepest = 0
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (list, tuple, dict)):
+            deepest = max(deepest, depth)
+            if depth >= stop:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            todo.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _parse_text(text, name):
@@ -106,16 +169,27 @@ class Schema(object):
 
 def string(value):
     if isinstance(value, str) and value.strip():
+        if len(value) > MAX_STRING:
+            raise ValueError("expected at most %d characters" % MAX_STRING)
         return value.strip()
     raise ValueError("expected a non-empty string")
 
 
 def string_list(value):
-    """A string or a list of strings -> list of strings."""
+    """A string or a list of strings -> list of distinct strings, in their order."""
     if isinstance(value, str) and value.strip():
-        return [value.strip()]
+        return [string(value)]
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v.strip() for v in value):
-        return [v.strip() for v in value]
+        if len(value) > MAX_LIST:
+            raise ValueError("expected at most %d items, got %d" % (MAX_LIST, len(value)))
+        seen = set()
+        out = []
+        for item in value:
+            text = string(item)
+            if text not in seen:
+                seen.add(text)
+                out.append(text)
+        return out
     raise ValueError("expected a string or a list of strings")
 
 
@@ -158,6 +232,8 @@ def boolean(value):
 
 def string_map(value):
     """A dict of string -> string (tag filters)."""
+    if isinstance(value, dict) and len(value) > MAX_LIST:
+        raise ValueError("expected at most %d keys" % MAX_LIST)
     if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (str, int, float))
                                        and not isinstance(v, bool) for k, v in value.items()):
         return dict((k, str(v)) for k, v in value.items())

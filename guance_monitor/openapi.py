@@ -1,18 +1,43 @@
-"""The Guance OpenAPI client: node resolution, the ``DF-API-KEY`` header, retries, errors.
+"""The Guance OpenAPI client: node resolution, the ``DF-API-KEY`` header, pacing, retries, errors.
 
-One ``GuanceOpenAPI`` per run, shared by registration, event reporting and
-DQL queries. Transient failures (connection errors, timeouts, HTTP 429 and
-5xx) are retried with backoff inside the run's deadline; a server's
-``Retry-After`` is honoured. Errors raised from here never carry the key.
+One ``GuanceOpenAPI`` per run, shared by registration, event reporting and DQL. Every
+request (retries included) first takes a slot from the key's ``Pacer``, so that all our
+inspections on one key stay within Guance's 20 requests a minute.
+
+Every failure is a ``GuanceAPIError`` whose ``kind`` says what the caller may conclude:
+
+======================  =========================================================  =====================
+kind                    when                                                       may have arrived?
+======================  =========================================================  =====================
+``unsent``              no connection could be made (refused, connect timeout)     no
+``network``             the connection broke or timed out after the request left   maybe
+``unavailable``         HTTP 5xx with Guance's own envelope: the service answered  no
+                        that it failed
+``server``              HTTP 5xx without the envelope (a gateway's page: 502, 504  maybe
+                        may hide a backend that did the work), or an outer
+                        function that failed otherwise than refusing its input
+``malformed``           a 2xx answer that is not the OpenAPI envelope              maybe
+``rate_limited``        HTTP 401 ``ft.TriggerApi*CurrentLimiting``, HTTP 429       no
+``budget``              our pacer found no request slot within the time left       no
+``account``             HTTP 401/403 otherwise (``ft.InvalidAPIKey``...)           no
+``refused``             another 4xx with Guance's error code, ``success: false``,  no (definite)
+                        an outer function's ``EFuncFailed`` (invalid input)
+======================  =========================================================  =====================
+
+``unsent``, ``network``, ``unavailable``, ``server``, ``malformed`` and ``rate_limited``
+are retried inside the run's deadline (a server's ``Retry-After`` honoured; a rate-limit answer also holds
+the whole key's pacer); the others are not. Errors never carry the key.
 """
 import json
 
 import requests
 
+from guance_monitor import pacer as pacing
 from guance_monitor import redact
 from guance_monitor import retry
 
 # The documented Guance sites (DataFlux Func's guance-node-urls.json): node key -> OpenAPI base URL.
+# ``cn3`` is in Func's list but not in Guance's OpenAPI index (README: "Guance nodes").
 NODES = {
     "default": "https://openapi.guance.com",
     "aws": "https://aws-openapi.guance.com",
@@ -27,32 +52,48 @@ NODES = {
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 20.0
+RATE_LIMIT_CODES = ("ft.TriggerApiAkCurrentLimiting", "ft.TriggerApiWorkspaceCurrentLimiting")
+RATE_LIMIT_WAIT_S = 60.0          # no Retry-After: the documented window is a minute
+RETRIED = ("unsent", "network", "unavailable", "server", "malformed", "rate_limited")
+NOT_ARRIVED = ("unsent", "unavailable", "rate_limited")
+MAYBE_ARRIVED = ("network", "server", "malformed")
 
 
 class GuanceAPIError(Exception):
     """A Guance OpenAPI call failed; the text names the path, status and server message."""
 
-    def __init__(self, path, status=None, code=None, message=None, transient=None):
+    def __init__(self, path, kind, status=None, code=None, message=None, retry_after=None):
         self.path = path
+        self.kind = kind
         self.status = status
-        self._transient = transient
         self.code = code
         self.message = message
-        parts = ["Guance OpenAPI %s failed" % path]
-        if status is not None:
-            parts.append("HTTP %s" % status)
-        if code:
-            parts.append(str(code))
-        if message:
-            parts.append(str(message)[:300])
-        Exception.__init__(self, redact.redact(": ".join([parts[0], ", ".join(parts[1:])])
-                                               if len(parts) > 1 else parts[0]))
+        self.retry_after = retry_after
+        details = [str(x) for x in ("HTTP %s" % status if status is not None else None, code,
+                                    str(message)[:300] if message else None) if x]
+        text = "Guance OpenAPI %s failed" % path
+        if details:
+            text += ": " + ", ".join(details)
+        Exception.__init__(self, redact.redact(text))
 
     @property
     def transient(self):
-        if self._transient is not None:
-            return self._transient
-        return self.status is None or self.status == 429 or self.status >= 500
+        """Worth trying again (now, or on a later run)."""
+        return self.kind in RETRIED or self.kind == "budget"
+
+    @property
+    def maybe_arrived(self):
+        """The request may have reached Guance and taken effect although no answer says so."""
+        return self.kind in MAYBE_ARRIVED
+
+    @property
+    def refused(self):
+        """Guance definitely refused this request (it will refuse it again)."""
+        return self.kind == "refused"
+
+    @property
+    def rate_limited(self):
+        return self.kind in ("rate_limited", "budget")
 
 
 class GuanceConfigError(ValueError):
@@ -77,10 +118,18 @@ def resolve_node(guance_node):
         "or give the OpenAPI URL of a private deployment" % (node, ", ".join(sorted(NODES))))
 
 
+def node_key(guance_node):
+    """The node key (``default``, ``us1``...) of an account's node, or None for a URL."""
+    if guance_node is None or (isinstance(guance_node, str) and not guance_node.strip()):
+        return "default"
+    text = str(guance_node).strip().lower()
+    return text if text in NODES else None
+
+
 class GuanceOpenAPI(object):
     """A small client over ``requests`` for the OpenAPI endpoints the inspections use."""
 
-    def __init__(self, api_key_id, api_key, guance_node=None, deadline=None, session=None):
+    def __init__(self, api_key_id, api_key, guance_node=None, deadline=None, session=None, pacer=None):
         for name, value in (("api_key_id", api_key_id), ("api_key", api_key)):
             if not isinstance(value, str) or not value.strip():
                 raise GuanceConfigError(
@@ -89,81 +138,122 @@ class GuanceOpenAPI(object):
         # The key ID authenticates the requests (it is the DF-API-KEY header), so both are secret.
         self.api_key_id = redact.register_secret(api_key_id.strip())
         self.api_key = redact.register_secret(api_key.strip())
+        self.guance_node = guance_node
         self.base_url = resolve_node(guance_node)
         self.deadline = deadline or retry.Deadline(None)
         self.session = session or requests.Session()
-        self._workspace = None
+        self.pacer = pacer
         self.calls = 0
+        self.calls_by_path = {}
 
     # -- transport -------------------------------------------------------------------------
 
-    def request(self, method, path, params=None, body=None, attempts=4, check=None):
-        """Send one request (retrying transient failures); return the envelope's ``content``.
+    def request(self, method, path, params=None, body=None, attempts=4, deadline=None, retry_kinds=RETRIED):
+        """Send one request; return the envelope's ``content``.
 
-        ``check(content)`` may raise GuanceAPIError for a failure the envelope does
-        not show (an outer function's own error); a transient one is retried too.
+        Failures of a kind in ``retry_kinds`` are retried inside the deadline: all of
+        ``RETRIED`` for reads, only those that certainly did not arrive for a request
+        that must not take effect twice.
         """
         url = self.base_url + path
+        deadline = deadline or self.deadline
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
 
         def once():
+            if self.pacer is not None:
+                try:
+                    self.pacer.acquire(deadline)
+                except pacing.RateBudgetExhausted as exc:
+                    raise GuanceAPIError(path, "budget", message=str(exc))
             self.calls += 1
+            self.calls_by_path[path] = self.calls_by_path.get(path, 0) + 1
             try:
                 response = self.session.request(
-                    method, url, params=params,
-                    data=None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                    headers={"DF-API-KEY": self.api_key_id,
-                             "Content-Type": "application/json;charset=UTF-8"},
-                    timeout=(self.deadline.cap(CONNECT_TIMEOUT), self.deadline.cap(READ_TIMEOUT)))
+                    method, url, params=params, data=data,
+                    headers={"DF-API-KEY": self.api_key_id, "Content-Type": "application/json;charset=UTF-8"},
+                    timeout=(deadline.cap(CONNECT_TIMEOUT), deadline.cap(READ_TIMEOUT)))
             except requests.RequestException as exc:
-                raise GuanceAPIError(path, message=_network_reason(exc))
-            content = _unwrap(path, response)
-            if check is not None:
-                check(content)
-            return content
+                raise GuanceAPIError(path, _network_kind(exc), message=_network_reason(exc))
+            try:
+                return unwrap(path, response)
+            except GuanceAPIError as exc:
+                if exc.kind == "rate_limited" and self.pacer is not None:
+                    self.pacer.penalize(exc.retry_after or RATE_LIMIT_WAIT_S)
+                raise
 
         def classify(exc):
-            if isinstance(exc, GuanceAPIError) and exc.transient:
-                return True, getattr(exc, "retry_after", None)
+            if isinstance(exc, GuanceAPIError) and exc.kind in retry_kinds:
+                if exc.kind == "rate_limited" and self.pacer is not None:
+                    return True, 0.0          # the pacer holds the requests until the window frees
+                return True, exc.retry_after
             return False, None
 
-        return retry.call(once, classify, self.deadline, attempts=attempts)
+        return retry.call(once, classify, deadline, attempts=attempts)
 
     def get(self, path, **params):
         return self.request("GET", path, params=params)
 
-    def post(self, path, body):
-        return self.request("POST", path, body=body)
+    def post(self, path, body, **kwargs):
+        return self.request("POST", path, body=body, **kwargs)
 
     # -- workspace -------------------------------------------------------------------------
 
     def workspace(self):
-        """``{uuid, token, language, ...}`` of the key's workspace (fetched once per client)."""
-        if self._workspace is None:
-            content = self.get("/api/v1/workspace/get") or {}
-            if not content.get("uuid") or not content.get("token"):
-                raise GuanceAPIError("/api/v1/workspace/get", message="workspace uuid or token missing")
-            redact.register_secret(content["token"])
-            self._workspace = content
-        return self._workspace
+        """``{uuid, token, language, ...}`` of the key's workspace (``GET /api/v1/workspace/get``)."""
+        content = self.get("/api/v1/workspace/get")
+        if not isinstance(content, dict) or not content.get("uuid") or not content.get("token"):
+            raise GuanceAPIError("/api/v1/workspace/get", "malformed", message="workspace uuid or token missing")
+        redact.register_secret(content["token"])
+        return content
 
     # -- outer functions -------------------------------------------------------------------
 
-    def execute_outer_function(self, func_id, kwargs, attempts=4):
-        """Run a Guance outer function; its ``result``, or GuanceAPIError when it failed."""
+    def execute_outer_function(self, func_id, kwargs, attempts=3, deadline=None):
+        """Run a Guance outer function (no ``options``: its documented default); ``content.data.result``.
+
+        Only failures that certainly did not reach the function are retried here; the
+        caller decides what to do about one that may have (``maybe_arrived``).
+        """
         path = "/api/v1/outer_function/execute"
-        body = {"funcId": func_id, "funcBody": {"kwargs": kwargs, "options": {"returnType": "json"}}}
+        content = self.request("POST", path, body={"funcId": func_id, "funcBody": {"kwargs": kwargs}},
+                               attempts=attempts, deadline=deadline, retry_kinds=NOT_ARRIVED)
+        failure = outer_function_failure(path, func_id, content)
+        if failure is not None:
+            raise failure
+        data = content.get("data") if isinstance(content, dict) else None
+        return data.get("result") if isinstance(data, dict) else None
 
-        def check(content):
-            error = (content or {}).get("error")
-            if isinstance(error, (int, float)) and error > 200:
-                # The function ran and failed (e.g. 599.3 EFuncFailed): 5xx-like errors may pass.
-                raise GuanceAPIError(path, status=500 if error >= 500 else 400,
-                                     code=content.get("message"),
-                                     message="%s returned error %s %s" % (
-                                         func_id, error, content.get("detail") or ""))
 
-        content = self.request("POST", path, body=body, attempts=attempts, check=check) or {}
-        return (content.get("data") or {}).get("result")
+def outer_function_failure(path, func_id, content):
+    """The GuanceAPIError for an outer function that ran and failed, or None.
+
+    The documented failure is ``content.error`` 599.3, ``reason: EFuncFailed``,
+    ``message: Calling Function failed`` with ``content.detail.einfoTEXT`` — the
+    function refused its input: ``refused``. A function that timed out on the
+    server may have done its work: ``server``. An answer without ``error`` is
+    a success, whatever else it holds.
+    """
+    if not isinstance(content, dict):
+        return None
+    error = content.get("error")
+    if isinstance(error, bool) or not isinstance(error, (int, float)) or error <= 200:
+        return None
+    reason = content.get("reason") or ""
+    detail = content.get("detail")
+    info = detail.get("einfoTEXT") if isinstance(detail, dict) else detail
+    text = "%s: error %s %s%s" % (func_id, error, content.get("message") or "", " (%s)" % info if info else "")
+    kind = "refused" if reason == "EFuncFailed" or 400 <= error < 500 else "server"
+    return GuanceAPIError(path, kind, code=reason or None, message=text)
+
+
+def _network_kind(exc):
+    if isinstance(exc, requests.ConnectTimeout):
+        return "unsent"
+    if isinstance(exc, requests.ConnectionError):
+        text = repr(exc)
+        if "NewConnectionError" in text or "Connection refused" in text or "Failed to establish" in text:
+            return "unsent"
+    return "network"
 
 
 def _network_reason(exc):
@@ -174,25 +264,38 @@ def _network_reason(exc):
     return type(exc).__name__
 
 
-def _unwrap(path, response):
-    """The envelope's content, or GuanceAPIError with the server's code and message."""
+def unwrap(path, response):
+    """The envelope's content, or GuanceAPIError of the right kind."""
     try:
         payload = response.json()
     except ValueError:
         payload = None
-    if response.status_code >= 400 or not isinstance(payload, dict) or payload.get("success") is False:
-        code = message = None
-        if isinstance(payload, dict):
-            code = payload.get("errorCode")
-            message = payload.get("message")
-        elif response.text:
-            message = response.text[:200]
-        # A refusal inside a 200 answer (success: false) is final, not transient.
-        error = GuanceAPIError(path, status=response.status_code if response.status_code >= 400 else None,
-                               code=code, message=message,
-                               transient=None if response.status_code >= 400 else False)
-        error.retry_after = _retry_after(response)
-        raise error
+    status = response.status_code
+    code = message = None
+    if isinstance(payload, dict):
+        code = payload.get("errorCode") or None
+        message = payload.get("message") or None
+    elif response.text:
+        message = " ".join(response.text[:200].split())
+    retry_after = _retry_after(response)
+    if status >= 400:
+        if code in RATE_LIMIT_CODES or status == 429:
+            kind = "rate_limited"
+        elif status >= 500:
+            kind = "unavailable" if isinstance(payload, dict) and ("errorCode" in payload or "success" in payload) \
+                else "server"
+        elif status in (401, 403):
+            kind = "account"
+        elif code:
+            kind = "refused"
+        else:
+            kind = "malformed"       # a 4xx without Guance's envelope: a proxy, not Guance
+        raise GuanceAPIError(path, kind, status=status, code=code, message=message, retry_after=retry_after)
+    if not isinstance(payload, dict) or "success" not in payload and "content" not in payload:
+        raise GuanceAPIError(path, "malformed", status=status, message=message or "the answer is not JSON")
+    if payload.get("success") is False:
+        kind = "rate_limited" if code in RATE_LIMIT_CODES else "refused"
+        raise GuanceAPIError(path, kind, status=status, code=code, message=message, retry_after=retry_after)
     return payload.get("content")
 
 

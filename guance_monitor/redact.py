@@ -3,8 +3,7 @@
 Known secret values (Guance API key, workspace token, Aliyun AccessKey secret,
 STS tokens) are registered when they are read; ``redact`` replaces them, and
 anything that looks like a credential in a header or query string, with
-``***``. ``log`` prints (DataFlux Func collects ``print`` into the task log)
-after redacting.
+``***``. Log lines go through ``logs``, whose handler redacts every record.
 """
 import re
 import threading
@@ -45,16 +44,6 @@ def redact(text):
             text = text.replace(secret, MASK)
     text = _AUTHORIZATION.sub(lambda m: m.group(1) + MASK, text)
     return _CREDENTIAL_PAIRS.sub(lambda m: m.group(1) + MASK, text)
-
-
-def log(message, *args):
-    """Print one redacted line to the task log (``message % args`` when args are given)."""
-    if args:
-        try:
-            message = message % args
-        except (TypeError, ValueError):
-            message = " ".join([str(message)] + [str(a) for a in args])
-    print(redact("[guance_monitor] " + str(message)))
 
 
 def describe_error(error):

@@ -83,7 +83,7 @@ def pod_counters(client, scopes, start_ms, end_ms):
         dql.ident("samples"), dql.ident("ready"), dql.ident("ready_max"), where, _columns(STATS_GROUP))
     pods = []
     by_key = {}
-    for row in client.rows(last_q, start_ms, end_ms):
+    for row in client.rows(last_q, start_ms, end_ms, paging="series"):
         pod = {
             "cluster": row.get(CLUSTER_TAG) or "",
             "namespace": row.get("namespace") or "",
@@ -114,7 +114,7 @@ def pod_counters(client, scopes, start_ms, end_ms):
             continue
         pods.append(pod)
         by_key[key] = pod
-    for row in client.rows(stats_q, start_ms, end_ms):
+    for row in client.rows(stats_q, start_ms, end_ms, paging="series"):
         pod = by_key.get((row.get(CLUSTER_TAG) or "", row.get("namespace") or "", row.get("uid") or ""))
         if pod is None:
             continue
@@ -133,7 +133,7 @@ def scope_events(client, scopes, start_ms, end_ms):
     if namespaces is not None:
         parts.append("(%s || %s)" % (dql.in_list("involved_namespace", namespaces), dql.eq("involved_kind", "Node")))
     q = "L::%s:(%s) %s" % (dql.ident(EVENTS), _columns(EVENT_COLUMNS), dql.conditions(*parts))
-    return [_event(row) for row in client.rows(q, start_ms, end_ms, by_series=False)]
+    return [_event(row) for row in client.rows(q, start_ms, end_ms, paging="rows")]
 
 
 def nodes(client, scopes, start_ms, end_ms):
@@ -143,7 +143,7 @@ def nodes(client, scopes, start_ms, end_ms):
     q = "O::%s:(%s) %s" % (dql.ident(NODE_OBJECT), _columns(
         ("node_name", "node_ready", "unschedulable", "taints", "age", CLUSTER_TAG)), where)
     out = []
-    for row in client.rows(q, start_ms, end_ms, by_series=False):
+    for row in client.rows(q, start_ms, end_ms, paging="rows"):
         out.append({"cluster": row.get(CLUSTER_TAG) or "", "name": row.get("node_name") or "",
                     "ready": _text(row.get("node_ready")), "unschedulable": _text(row.get("unschedulable")),
                     "taints": row.get("taints"), "age": row.get("age"), "last_ms": row.get("time")})
@@ -158,7 +158,7 @@ def failed_pods(client, scopes, start_ms, end_ms):
         ("uid", "pod_name", "namespace", "node_name", "phase", "status", CLUSTER_TAG)),
         dql.conditions(scope, failed))
     out = []
-    for row in client.rows(q, start_ms, end_ms, by_series=False):
+    for row in client.rows(q, start_ms, end_ms, paging="rows"):
         out.append({"cluster": row.get(CLUSTER_TAG) or "", "namespace": row.get("namespace") or "",
                     "uid": row.get("uid") or row.get("name") or "", "pod": row.get("pod_name") or "",
                     "node": row.get("node_name") or "", "phase": _text(row.get("phase")),
@@ -175,7 +175,7 @@ def pod_objects(client, uids, start_ms, end_ms):
         q = "O::%s:(%s) %s" % (dql.ident(POD_OBJECT), _columns(
             ("uid", "pod_name", "namespace", "node_name", "phase", "status", "restarts", "age", "message")),
             dql.conditions(dql.in_list("uid", chunk)))
-        for row in client.rows(q, start_ms, end_ms, by_series=False):
+        for row in client.rows(q, start_ms, end_ms, paging="rows"):
             uid = row.get("uid") or row.get("name")
             if uid:
                 out[uid] = {"uid": uid, "pod": row.get("pod_name") or "", "phase": _text(row.get("phase")),
@@ -190,7 +190,7 @@ def pod_events(client, uids, start_ms, end_ms):
     for chunk in _chunks(uids):
         q = "L::%s:(%s) %s" % (dql.ident(EVENTS), _columns(EVENT_COLUMNS),
                                dql.conditions(dql.in_list("involved_uid", chunk)))
-        out.extend(_event(row) for row in client.rows(q, start_ms, end_ms, by_series=False))
+        out.extend(_event(row) for row in client.rows(q, start_ms, end_ms, paging="rows"))
     out.sort(key=lambda e: -(e["time_ms"] or 0))
     return out
 
@@ -203,7 +203,7 @@ def container_memory(client, uids, start_ms, end_ms):
             dql.ident(CONTAINER_METRIC), dql.ident("mem_usage"), dql.ident("mem_peak"), dql.ident("mem_limit"),
             dql.ident("mem_limit"), dql.ident("mem_request"), dql.ident("mem_request"),
             dql.conditions(dql.in_list("pod_uid", chunk)), _columns(("pod_uid", "container_name")))
-        for row in client.rows(q, start_ms, end_ms):
+        for row in client.rows(q, start_ms, end_ms, paging="series"):
             key = (row.get("pod_uid") or "", row.get("container_name") or "")
             out[key] = {"mem_peak": row.get("mem_peak"), "mem_limit": row.get("mem_limit"),
                         "mem_request": row.get("mem_request")}

@@ -19,6 +19,7 @@ Every run (cron ``*/30 * * * *``), over the last 30 minutes:
 import json
 
 from guance_monitor import clock
+from guance_monitor import logs
 from guance_monitor import redact
 from guance_monitor.checker import Checker
 from guance_monitor_k8s_pod_restart import analyse
@@ -26,6 +27,8 @@ from guance_monitor_k8s_pod_restart import causes
 from guance_monitor_k8s_pod_restart import collect
 from guance_monitor_k8s_pod_restart import render
 from guance_monitor_k8s_pod_restart import scopes
+
+log = logs.get(__name__)
 
 INSPECTION = {"name": "k8s-pod-restart", "enabled_by_default": False}
 
@@ -103,7 +106,7 @@ class K8SPodRestartCheck(Checker):
         firing = sum(1 for ns in assessed.values() if ns.verdict["verdict"] == "fire")
         self.stats = {"dql_requests": client.requests, "pods": len(pods), "namespaces": len(assessed),
                       "firing": firing, "events": len(events_out), "window": render.window_text(start_ms, end_ms)}
-        redact.log("k8s-pod-restart: %d pods in %d namespaces over %s; %d namespaces abnormal; %d events; "
+        log.info("k8s-pod-restart: %d pods in %d namespaces over %s; %d namespaces abnormal; %d events; "
                    "%d DQL requests", len(pods), len(assessed), self.stats["window"], firing, len(events_out),
                    client.requests)
         return events_out
@@ -217,7 +220,7 @@ class K8SPodRestartCheck(Checker):
     def _log_problems(self, problems):
         if not problems:
             return
-        redact.log("k8s-pod-restart: %d kube_pod series skipped (bad data): %s%s", len(problems),
+        log.info("k8s-pod-restart: %d kube_pod series skipped (bad data): %s%s", len(problems),
                    "; ".join("%s/%s: %s" % (c or "-", n or "-", p) for c, n, p in problems[:5]),
                    " ..." if len(problems) > 5 else "")
 
@@ -228,28 +231,28 @@ class K8SPodRestartCheck(Checker):
                 if pod.get("exclusion") == "node_reboot":
                     by_node.setdefault((ns.cluster, pod["node"]), []).append(pod)
         for (cluster, node), members in sorted(by_node.items()):
-            redact.log("k8s-pod-restart: %d pod restarts attributed to the reboot of node %s/%s, not to the "
+            log.info("k8s-pod-restart: %d pod restarts attributed to the reboot of node %s/%s, not to the "
                        "applications: %s", len(members), cluster, node, (members[0].get("evidence") or [""])[-1])
 
     def _say_no_data(self, scope_list, assessed, open_status, start_ms, end_ms):
         window = render.window_text(start_ms, end_ms)
         if not assessed:
-            redact.log("k8s-pod-restart: no data: no kube_pod points for %s in %s; nothing fires and nothing "
+            log.info("k8s-pod-restart: no data: no kube_pod points for %s in %s; nothing fires and nothing "
                        "recovers (check DataKit's container input)", "; ".join(s.describe() for s in scope_list),
                        window)
         seen = set((ns.cluster, ns.namespace) for ns in assessed.values())
         for cluster, namespace in scopes.explicit_namespaces(scope_list):
             if not any(n == namespace and (cluster is None or c == cluster) for c, n in seen):
-                redact.log("k8s-pod-restart: no data for namespace %s%s in %s", namespace,
+                log.info("k8s-pod-restart: no data for namespace %s%s in %s", namespace,
                            " of cluster %s" % cluster if cluster else "", window)
         for ns in assessed.values():
             if ns.data == "stale":
-                redact.log("k8s-pod-restart: no data: %s/%s stopped reporting at %s; its state is kept", ns.cluster,
+                log.info("k8s-pod-restart: no data: %s/%s stopped reporting at %s; its state is kept", ns.cluster,
                            ns.namespace, clock.iso(clock.from_ms(ns.latest_ms)) if ns.latest_ms else "?")
         for key in sorted(open_status):
             if key not in assessed:
                 cluster, namespace = _split_key(key)
-                redact.log("k8s-pod-restart: no data for %s/%s (%s still open) in %s: nothing fires and nothing "
+                log.info("k8s-pod-restart: no data for %s/%s (%s still open) in %s: nothing fires and nothing "
                            "recovers", cluster, namespace, open_status[key], window)
 
     @staticmethod

@@ -22,6 +22,7 @@ import hashlib
 import inspect
 import json
 import os
+import signal
 import threading
 import time
 import types
@@ -40,7 +41,11 @@ class FuncError(Exception):
 
 
 class FuncTimeout(FuncError):
-    pass
+    """How a timed-out task's error is reported (the task itself was stopped by ``TaskTimeout``)."""
+
+
+class TaskTimeout(BaseException):
+    """Raised in the running code when the task's time is up, as Func's worker does: ``except Exception`` does not catch it."""
 
 
 class InvalidAPIOption(FuncError):
@@ -608,23 +613,69 @@ class FuncRuntime(object):
         return module.__dict__["DFF"].api_funcs, module.__dict__
 
     def run(self, func_id, kwargs=None, timeout=None, origin="crontab", cron_expr=None):
-        """Run one function as one task; a TaskResult (never raises for the script's errors)."""
+        """Run one function as one task; a TaskResult (never raises for the script's errors).
+
+        The function's ``timeout`` is enforced as Func's worker enforces it: ``TaskTimeout``,
+        a ``BaseException``, is raised in the running code when the time is up — by
+        ``SIGALRM`` when the task runs in the main thread (interrupting sleeps and
+        blocking calls, as in Func), else injected into the task's thread (taking effect
+        at its next Python instruction). What the function had not sent is lost.
+        """
         task = Task(self, func_id, kwargs, origin=origin, cron_expr=cron_expr)
         if not self.library.has(task.script_id):
             raise FuncError("script %r not found" % task.script_id)
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            return self._run_with_alarm(task, timeout)
+        return self._run_in_thread(task, timeout)
+
+    def _load_entry(self, task, outcome, timeout):
+        module = task.import_script(task.script_id)
+        entry = module.__dict__.get(task.func_name)
+        if entry is None or not callable(entry):
+            raise FuncError("Function not found: `%s`" % task.func_id)
+        task.entry_scope = module.__dict__
+        outcome["api_funcs"] = module.__dict__["DFF"].api_funcs
+        outcome["timeout"] = timeout or _func_timeout(outcome["api_funcs"], task.func_name)
+        return entry
+
+    def _result(self, task, outcome, started):
+        error = outcome.get("error")
+        if isinstance(error, TaskTimeout):
+            error = FuncTimeout("%s timed out after %d s (the timeout of its DFF.API)"
+                                % (task.func_id, outcome.get("timeout") or TIMEOUT_DEFAULT))
+        return TaskResult(task, outcome.get("value"), error, time.monotonic() - started, outcome.get("api_funcs"))
+
+    def _run_with_alarm(self, task, timeout):
+        started = time.monotonic()
+        outcome = {}
+
+        def on_alarm(signum, frame):
+            raise TaskTimeout()
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, timeout or TIMEOUT_MAX)
+            entry = self._load_entry(task, outcome, timeout)
+            left = outcome["timeout"] - (time.monotonic() - started)
+            if left <= 0:
+                raise TaskTimeout()
+            signal.setitimer(signal.ITIMER_REAL, left)
+            outcome["value"] = entry(**task.kwargs)
+        except BaseException as exc:  # noqa: BLE001 - reported as the task's error, as Func does
+            outcome["error"] = exc
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        return self._result(task, outcome, started)
+
+    def _run_in_thread(self, task, timeout):
         started = time.monotonic()
         outcome = {}
         loaded = threading.Event()
 
         def body():
             try:
-                module = task.import_script(task.script_id)
-                entry = module.__dict__.get(task.func_name)
-                if entry is None or not callable(entry):
-                    raise FuncError("Function not found: `%s`" % func_id)
-                task.entry_scope = module.__dict__
-                outcome["api_funcs"] = module.__dict__["DFF"].api_funcs
-                outcome["timeout"] = timeout or _func_timeout(outcome["api_funcs"], task.func_name)
+                entry = self._load_entry(task, outcome, timeout)
                 loaded.set()
                 outcome["value"] = entry(**task.kwargs)
             except BaseException as exc:  # noqa: BLE001 - reported as the task's error
@@ -638,11 +689,10 @@ class FuncRuntime(object):
         limit = outcome.get("timeout") or timeout or TIMEOUT_DEFAULT
         thread.join(max(0.0, limit - (time.monotonic() - started)))
         if thread.is_alive():
-            _raise_in_thread(thread, FuncTimeout)
+            _raise_in_thread(thread, TaskTimeout)
             thread.join(5)
-            outcome["error"] = FuncTimeout("%s timed out after %d s (the timeout of its DFF.API)" % (func_id, limit))
-        return TaskResult(task, outcome.get("value"), outcome.get("error"), time.monotonic() - started,
-                          outcome.get("api_funcs"))
+            outcome.setdefault("error", TaskTimeout())
+        return self._result(task, outcome, started)
 
 
 def _func_timeout(api_funcs, name):

@@ -26,6 +26,7 @@ import types
 from concurrent import futures
 
 from guance_monitor import clock
+from guance_monitor import logs
 from guance_monitor import redact
 from guance_monitor import retry
 from guance_monitor_spot_alive import inventory
@@ -157,15 +158,17 @@ def to_cloud_error(action, region, exc):
 
 # -- credentials ------------------------------------------------------------------------------
 
-def credentials(account, dff=None):
-    """(Config kwargs, where they came from); CredentialsError when there are none."""
+def credentials(account, env=None):
+    """(Config kwargs, where they came from); CredentialsError when there are none.
+
+    ``env(name)`` reads Func's environment variables (``DFF.ENV``).
+    """
     if account.access_key_id and account.access_key_secret:
         kwargs = {"access_key_id": account.access_key_id,
                   "access_key_secret": redact.register_secret(account.access_key_secret)}
         if account.security_token:
             kwargs["security_token"] = redact.register_secret(account.security_token)
         return kwargs, "account"
-    env = getattr(dff, "ENV", None) if dff is not None else None
     if callable(env):
         key_id = env("ALIBABA_CLOUD_ACCESS_KEY_ID")
         secret = env("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
@@ -194,7 +197,7 @@ def credentials(account, dff=None):
 class Cloud(object):
     """SDK clients, retries, the degraded-region breaker, call counts and the thread pool of one run."""
 
-    def __init__(self, account, deadline=None, dff=None, workers=POOL_WORKERS):
+    def __init__(self, account, deadline=None, env=None, workers=POOL_WORKERS):
         self.account = account
         self.deadline = deadline or retry.Deadline(None)
         self.calls = {}                 # action -> HTTP attempts
@@ -214,7 +217,7 @@ class Cloud(object):
                                 % (exc, SDK_REQUIREMENTS))
             return
         try:
-            self._creds, self.credential_source = credentials(account, dff)
+            self._creds, self.credential_source = credentials(account, env)
         except CredentialsError as exc:
             self.unavailable = str(exc)
 
@@ -222,7 +225,7 @@ class Cloud(object):
         self.pool.shutdown(wait=True)
 
     def submit(self, fn, *args):
-        return self.pool.submit(fn, *args)
+        return self.pool.submit(logs.bind(fn), *args)
 
     # -- plumbing ------------------------------------------------------------------------
 

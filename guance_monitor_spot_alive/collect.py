@@ -67,7 +67,7 @@ def instances_from_guance(client, selection, now_ms, window_s):
     """(instances by ID, problems, error text or None) from ``CO::aliyun_ecs``."""
     query = object_query(selection)
     try:
-        rows = client.rows(query, now_ms - int(window_s * 1000), now_ms, by_series=False)
+        rows = client.rows(query, now_ms - int(window_s * 1000), now_ms, paging="rows")
     except dql.DQLError as exc:
         return {}, [], redact.redact("cannot read CO::aliyun_ecs: %s" % exc)
     found = {}

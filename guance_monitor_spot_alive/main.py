@@ -22,6 +22,7 @@ import json
 
 from guance_monitor import clock
 from guance_monitor import dql
+from guance_monitor import logs
 from guance_monitor import redact
 from guance_monitor.checker import Checker
 from guance_monitor_spot_alive import advice
@@ -32,6 +33,8 @@ from guance_monitor_spot_alive import options
 from guance_monitor_spot_alive import prices
 from guance_monitor_spot_alive import render
 from guance_monitor_spot_alive import rules
+
+log = logs.get(__name__)
 
 INSPECTION = {"name": "spot-alive", "enabled_by_default": True}
 
@@ -63,14 +66,14 @@ class SpotAliveCheck(Checker):
         account = options.parse_account(self.raw_account)
         selection = options.Selection(self.entries)
         now_ms = clock.now_ms()
-        cloud = aliyun.Cloud(account, ctx.work_deadline(), dff=globals().get("DFF"))
+        cloud = aliyun.Cloud(account, ctx.work_deadline(), env=ctx.env)
         run = _Run(self, ctx, account, selection, cloud, now_ms)
         try:
             return run.execute()
         finally:
             cloud.close()
             self.stats = run.stats()
-            redact.log("spot-alive: %d spot instances, %d Alibaba Cloud calls (%d retries), %d DQL queries, "
+            log.info("spot-alive: %d spot instances, %d Alibaba Cloud calls (%d retries), %d DQL queries, "
                        "seconds %s", self.stats["instances"], sum(self.stats["aliyun_calls"].values()),
                        self.stats["aliyun_retries"], self.stats["dql_queries"],
                        json.dumps(self.stats["seconds"], sort_keys=True))

@@ -203,27 +203,28 @@ class Selection(object):
         """The configured regions, or None when some entry (or no configs) means every region."""
         if not self.entries or any(not e.get("regions") for e in self.entries):
             return None
-        out = []
-        for entry in self.entries:
-            for region in entry["regions"]:
-                if region not in out:
-                    out.append(region)
-        return out
+        return _distinct(r for entry in self.entries for r in entry["regions"])
 
     def type_patterns(self):
         """Every instance type pattern, or None when some entry (or no configs) means every type."""
         if not self.entries or any(not e.get("instance_type") for e in self.entries):
             return None
-        out = []
-        for entry in self.entries:
-            for pattern in entry["instance_type"]:
-                if pattern not in out:
-                    out.append(pattern)
-        return out
+        return _distinct(p for entry in self.entries for p in entry["instance_type"])
 
     def region_entries(self):
         """(index, region) of every region named in configs, for checking they exist."""
         return [(i, r) for i, e in enumerate(self.entries) for r in (e.get("regions") or [])]
+
+
+def _distinct(items):
+    """The items in their first order, each once (linear time)."""
+    seen = set()
+    out = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
 
 
 def type_regex(patterns):

@@ -14,13 +14,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path, monkeypatch):
-    """No test touches ~/.guance-monitor or the real Alibaba Cloud metadata service."""
+    """No test touches ~/.guance-monitor, ~/.config or the real Alibaba Cloud metadata service,
+    and no test sits through a backoff or the request pacer (``clock.Accelerated``)."""
     monkeypatch.setenv("GUANCE_MONITOR_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("GUANCE_MONITOR_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("GUANCE_MONITOR_FUNC_SECRET", "test-func-secret-0001")
     monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+    clock.Accelerated().install()
     yield tmp_path / "state"
     clock.set_wall_clock(None)
     clock.set_sleeper(None)
+    clock.follow(None)
 
 
 @pytest.fixture

@@ -371,7 +371,7 @@ class SandboxAPI(object):
         self.runs = scenario.runs
         self.queries = []
 
-    def post(self, path, body):
+    def post(self, path, body, **kwargs):
         query = body["queries"][0]["query"]
         self.queries.append(query)
         return {"data": [self.execute(self.store, query, self.now_ms)]}

@@ -239,66 +239,88 @@ def test_memory_store_round_trip_and_expiry():
 # -- state.FuncCacheStore --------------------------------------------------------------------
 
 class FakeCache(object):
-    """What FuncCacheStore needs of DFF.CACHE: text values, set/get/expire/delete."""
+    """DFF.CACHE as Func's 2024-10 release defines it: text values, ``scope=``, ``expires=``, ``not_exists=``."""
 
     def __init__(self):
         self.data = {}
         self.expires = {}
         self.calls = []
 
-    def set(self, key, value):
+    def _key(self, key, scope):
+        return "%s|%s" % (scope or "caller-script", key)
+
+    def set(self, key, value, scope=None, expires=None, not_exists=False, exists=False, expire=None):
         assert isinstance(value, str)
-        self.calls.append(("set", key))
-        self.data[key] = value
+        full = self._key(key, scope)
+        self.calls.append(("set", full, expires, not_exists))
+        if not_exists and full in self.data:
+            return None
+        self.data[full] = value
+        if expires:
+            self.expires[full] = expires
+        return True
 
-    def get(self, key):
-        return self.data.get(key)
+    def get(self, key, scope=None):
+        return self.data.get(self._key(key, scope))
 
-    def expire(self, key, seconds):
-        self.calls.append(("expire", key, seconds))
-        self.expires[key] = seconds
+    def expire(self, key, expires, scope=None, expire=None):
+        self.calls.append(("expire", self._key(key, scope), expires))
+        self.expires[self._key(key, scope)] = expires
 
-    def delete(self, key):
-        self.data.pop(key, None)
+    def delete(self, key, scope=None):
+        self.data.pop(self._key(key, scope), None)
+
+    def incrby(self, key, step, scope=None):
+        full = self._key(key, scope)
+        self.data[full] = str(int(self.data.get(full) or 0) + step)
+        return int(self.data[full])
 
 
-def test_func_cache_store_stores_json_text():
+def test_func_cache_store_stores_json_text_in_its_own_scope():
     cache = FakeCache()
-    store = state.FuncCacheStore(cache)
+    store = state.FuncCacheStore(cache, scope="guance_monitor__state")
     store.set("alerts", {u"实例": [1, None]})
-    assert json.loads(cache.data["alerts"]) == {u"实例": [1, None]}
-    assert u"实例" in cache.data["alerts"]  # readable in Func's cache viewer
+    raw = cache.data["guance_monitor__state|alerts"]
+    assert json.loads(raw) == {u"实例": [1, None]}
+    assert u"实例" in raw  # readable in Func's cache viewer
     assert store.get("alerts") == {u"实例": [1, None]}
-    assert cache.calls == [("set", "alerts")]
 
 
-def test_func_cache_store_expiry_goes_through_expire():
+def test_func_cache_store_expiry_goes_with_the_set():
     cache = FakeCache()
-    state.FuncCacheStore(cache).set("price", 0.5, expires=90.7)
-    assert cache.calls == [("set", "price"), ("expire", "price", 90)]
+    state.FuncCacheStore(cache, scope="s").set("price", 0.5, expires=90.7)
+    assert cache.calls == [("set", "s|price", 90, False)]
 
 
 def test_func_cache_store_missing_and_non_json():
     cache = FakeCache()
-    store = state.FuncCacheStore(cache)
+    store = state.FuncCacheStore(cache, scope="s")
     assert store.get("nope", "d") == "d"
-    cache.data["raw"] = "not json {"
+    cache.data["s|raw"] = "not json {"
     assert store.get("raw", "d") == "d"
-    cache.data["bytes"] = b'{"a": 1}'
+    value, problem = store.read("raw")
+    assert value is state.MISSING and "raw is not valid JSON" in problem
+    cache.data["s|bytes"] = b'{"a": 1}'
     assert store.get("bytes") == {"a": 1}
 
 
 def test_func_cache_store_scoped_and_delete():
     cache = FakeCache()
-    store = state.FuncCacheStore(cache)
+    store = state.FuncCacheStore(cache, scope="s")
     store.scoped("spot").set("k", 1)
-    assert "spot:k" in cache.data
+    assert "s|spot:k" in cache.data
     store.scoped("spot").delete("k")
     assert cache.data == {}
 
 
-def test_default_store_outside_func_is_a_file_store():
-    assert isinstance(state.default_store(), state.FileStore)
+def test_func_cache_store_add_is_set_nx_with_expiry_and_incr_is_incrby():
+    cache = FakeCache()
+    store = state.FuncCacheStore(cache, scope="s")
+    assert store.add("lock", {"token": "a"}, expires=65) is True
+    assert store.add("lock", {"token": "b"}, expires=65) is False
+    assert store.get("lock") == {"token": "a"} and cache.expires["s|lock"] == 65
+    assert store.incr("n", 2, expires=120) == 2 and store.incr("n") == 3
+    assert cache.expires["s|n"] == 120
 
 
 # -- redact ----------------------------------------------------------------------------------
@@ -375,11 +397,3 @@ def test_describe_error_is_one_redacted_line(secrets):
 def test_describe_error_without_message(secrets):
     assert redact.describe_error(KeyError()) == "KeyError: KeyError()"
     assert redact.describe_error(RuntimeError("  ")) == "RuntimeError: RuntimeError('  ')"
-
-
-def test_log_prints_one_redacted_line(secrets, capsys):
-    redact.register_secret("tkn_abcdef")
-    redact.log("sent %s to %s", "tkn_abcdef", "guance")
-    redact.log("odd %s %s", "only-one")
-    out = capsys.readouterr().out.splitlines()
-    assert out == ["[guance_monitor] sent *** to guance", "[guance_monitor] odd %s %s only-one"]

@@ -313,13 +313,11 @@ def test_deadline_stops_retrying_a_long_retry_after(mock, fake_sleep):
     assert len(mock.calls) == 1 and fake_sleep.waits == []
 
 
-def test_workspace_is_fetched_once_and_its_token_is_secret(mock):
+def test_workspace_token_is_secret(mock):
     mock.add(responses.GET, BASE + "/api/v1/workspace/get",
              json=ok({"uuid": "wksp_1", "token": "tkn_workspace_77", "language": "zh"}))
     api = client()
-    assert api.workspace()["uuid"] == "wksp_1"
-    assert api.workspace()["token"] == "tkn_workspace_77"
-    assert len(mock.calls) == 1
+    assert api.workspace() == {"uuid": "wksp_1", "token": "tkn_workspace_77", "language": "zh"}
     assert redact.redact("token tkn_workspace_77") == "token ***"
 
 
@@ -333,17 +331,19 @@ def test_workspace_without_a_token_is_an_error(mock):
 # -- outer functions -------------------------------------------------------------------------
 
 EXECUTE = BASE + "/api/v1/outer_function/execute"
+EFUNC_FAILED = {"detail": {"einfoTEXT": "KeyError: 'title'", "id": "task-1"}, "error": 599.3,
+                "message": "Calling Function failed", "ok": False, "reason": "EFuncFailed"}
 
 
-def test_execute_outer_function_sends_the_body_and_returns_the_result(mock):
+def test_execute_outer_function_sends_no_options_and_returns_the_result(mock):
+    """``returnType`` takes only the documented values; Func's own client sends no options at all."""
     mock.add(responses.POST, EXECUTE, json=ok({"error": 200, "message": "", "data": {"result": {"count": 1}}}))
     result = client().execute_outer_function("guance__openapi.report_event",
                                              {"workspace_uuid": "wksp_1", "data": [{"title": "t"}]})
     assert result == {"count": 1}
     assert json.loads(mock.calls[0].request.body.decode("utf-8")) == {
         "funcId": "guance__openapi.report_event",
-        "funcBody": {"kwargs": {"workspace_uuid": "wksp_1", "data": [{"title": "t"}]},
-                     "options": {"returnType": "json"}}}
+        "funcBody": {"kwargs": {"workspace_uuid": "wksp_1", "data": [{"title": "t"}]}}}
 
 
 def test_execute_outer_function_without_data_returns_none(mock):
@@ -351,26 +351,67 @@ def test_execute_outer_function_without_data_returns_none(mock):
     assert client().execute_outer_function("guance__openapi.report_event", {}) is None
 
 
-def test_execute_outer_function_raises_on_a_function_error(mock, fake_sleep):
-    mock.add(responses.POST, EXECUTE,
-             json=ok({"error": 599.3, "message": "EFuncFailed", "detail": "Traceback: KeyError"}))
-    with pytest.raises(GuanceAPIError) as info:
-        client().execute_outer_function("guance__openapi.report_event", {}, attempts=2)
-    text = str(info.value)
-    assert "EFuncFailed" in text and "599.3" in text and "guance__openapi.report_event" in text
-    assert len(mock.calls) == 2  # a 5xx-like function error may pass: retried
+def test_an_unexpected_content_shape_is_still_a_success(mock):
+    mock.add(responses.POST, EXECUTE, json=ok("unexpected"))
+    assert client().execute_outer_function("guance__openapi.report_event", {}) is None
 
 
-def test_execute_outer_function_4xx_like_error_is_not_retried(mock, fake_sleep):
-    mock.add(responses.POST, EXECUTE, json=ok({"error": 400.1, "message": "EClientBadRequest", "detail": "no"}))
+def test_efuncfailed_is_a_definite_refusal_and_not_retried(mock, fake_sleep):
+    mock.add(responses.POST, EXECUTE, json=ok(EFUNC_FAILED))
     with pytest.raises(GuanceAPIError) as info:
         client().execute_outer_function("guance__openapi.report_event", {})
-    assert "EClientBadRequest" in str(info.value)
+    error = info.value
+    assert error.kind == "refused" and error.refused and not error.maybe_arrived
+    assert "EFuncFailed" in str(error) and "599.3" in str(error) and "KeyError: 'title'" in str(error)
     assert len(mock.calls) == 1 and fake_sleep.waits == []
 
 
-def test_execute_outer_function_recovers_after_a_transient_function_error(mock, fake_sleep):
-    mock.add(responses.POST, EXECUTE, json=ok({"error": 599.3, "message": "EFuncFailed"}))
+def test_a_function_that_failed_otherwise_may_have_run_and_is_not_sent_again(mock, fake_sleep):
+    mock.add(responses.POST, EXECUTE, json=ok({"error": 599.5, "message": "EFuncTimeout", "reason": "EFuncTimeout"}))
+    with pytest.raises(GuanceAPIError) as info:
+        client().execute_outer_function("guance__openapi.report_event", {})
+    assert info.value.kind == "server" and info.value.maybe_arrived
+    assert len(mock.calls) == 1
+
+
+def test_execute_retries_only_what_certainly_did_not_arrive(mock, fake_sleep):
+    mock.add(responses.POST, EXECUTE, body=requests.ConnectionError(
+        "HTTPSConnectionPool: Max retries exceeded (Caused by NewConnectionError: Failed to establish a new "
+        "connection: [Errno 111] Connection refused)"))
+    mock.add(responses.POST, EXECUTE, status=401, json={"success": False, "errorCode": "ft.TriggerApiAkCurrentLimiting",
+                                                        "message": "limit"})
     mock.add(responses.POST, EXECUTE, json=ok({"error": 200, "data": {"result": "ok"}}))
     assert client().execute_outer_function("guance__openapi.report_event", {}) == "ok"
-    assert len(mock.calls) == 2
+    assert len(mock.calls) == 3
+
+
+@pytest.mark.parametrize("answer, kind", [
+    (dict(status=401, json={"success": False, "errorCode": "ft.TriggerApiAkCurrentLimiting", "message": "x"}),
+     "rate_limited"),
+    (dict(status=401, json={"success": False, "errorCode": "ft.TriggerApiWorkspaceCurrentLimiting"}), "rate_limited"),
+    (dict(status=403, json={"success": False, "errorCode": "ft.InvalidAPIKey", "message": "bad key"}), "account"),
+    (dict(status=400, json={"success": False, "errorCode": "ft.InvalidParam", "message": "no"}), "refused"),
+    (dict(status=200, json={"success": False, "errorCode": "ft.Refused", "message": "no"}), "refused"),
+    (dict(status=200, body="<html>gateway</html>"), "malformed"),
+    (dict(status=502, body="<html>bad gateway</html>"), "server"),
+    (dict(status=404, body="not found"), "malformed"),
+])
+def test_every_answer_has_a_kind(mock, fake_sleep, answer, kind):
+    mock.add(responses.GET, BASE + "/api/v1/x", **answer)
+    with pytest.raises(GuanceAPIError) as info:
+        client().request("GET", "/api/v1/x", attempts=1)
+    assert info.value.kind == kind
+
+
+def test_a_rate_limit_answer_holds_every_request_on_the_key(mock, fake_sleep):
+    from guance_monitor import pacer as pacing
+    from guance_monitor import state
+    store = state.MemoryStore()
+    mock.add(responses.GET, BASE + "/api/v1/x", status=401, headers={"Retry-After": "7"},
+             json={"success": False, "errorCode": "ft.TriggerApiAkCurrentLimiting"})
+    mock.add(responses.GET, BASE + "/api/v1/x", json=ok({"a": 1}))
+    api = GuanceOpenAPI(KEY_ID, KEY, BASE, pacer=pacing.Pacer(store, KEY_ID))
+    assert api.get("/api/v1/x") == {"a": 1}
+    assert 7 <= sum(fake_sleep.waits) < 8        # waited out the server's Retry-After through the pacer
+    other = pacing.Pacer(store, KEY_ID)          # another inspection on the same key
+    assert other._try_take() == 0                # the hold is over for everyone

@@ -604,7 +604,7 @@ class _FakeAPI(object):
         self.now = now
         self.bodies = []
 
-    def post(self, path, body):
+    def post(self, path, body, **kwargs):
         self.bodies.append(body)
         return {"data": [execute(self.store, q["query"], self.now) for q in body["queries"]]}
 
@@ -619,11 +619,13 @@ def test_the_client_pages_through_every_series_and_row():
     s.add_frame("M", "kube_pod", frame, ["uid"])
     api = _FakeAPI(s, NOW)
     dql_client = client.DQLClient(api, page_size=10)
-    rows = dql_client.rows("M::`kube_pod`:(max(`restarts`), min(`restarts`)) BY `uid`", T0, NOW)
-    assert len(rows) == 25 and dql_client.requests == 3
+    rows = dql_client.rows("M::`kube_pod`:(max(`restarts`), min(`restarts`)) BY `uid`", T0, NOW, paging="series")
+    assert len(rows) == 25 and rows.complete
+    # the short last page (5 of 10) is confirmed by one more request, since the server's cap is unknown
+    assert dql_client.requests == 4
     assert rows[0] == {"uid": "u00", "time": T0, "max(restarts)": 2, "min(restarts)": 0}
-    assert [b["queries"][0]["query"]["soffset"] for b in api.bodies] == [0, 10, 20]
-    raw = dql_client.rows("M::`kube_pod`:(`restarts`) {`uid` = 'u03'}", T0, NOW)
+    assert [b["queries"][0]["query"]["soffset"] for b in api.bodies] == [0, 10, 20, 25]
+    raw = dql_client.rows("M::`kube_pod`:(`restarts`) {`uid` = 'u03'}", T0, NOW, paging="rows")
     assert [r["restarts"] for r in raw] == [2, 1, 0]
 
 

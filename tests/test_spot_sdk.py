@@ -5,7 +5,6 @@ errors; not region errors), the degraded-region breaker, credentials and redacti
 """
 import json
 import re
-import types
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -222,8 +221,7 @@ def test_credentials_account_then_dff_env_then_chain(monkeypatch, tmp_path):
     account = options.parse_account({"aliyun_access_key_id": "LTAIa", "aliyun_access_key_secret": "acct-secret-1"})
     assert aliyun.credentials(account)[1] == "account"
     env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIenv", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "env-secret-9876"}
-    dff = types.SimpleNamespace(ENV=env.get)
-    kwargs, source = aliyun.credentials(options.parse_account({}), dff)
+    kwargs, source = aliyun.credentials(options.parse_account({}), env.get)
     assert source == "DFF.ENV" and kwargs["access_key_id"] == "LTAIenv"
     assert redact.redact("env-secret-9876") == "***"
 
