@@ -242,7 +242,15 @@ def _load_sandbox(scenario, sandbox):
         FaultPlan(faults)
     except FaultError as exc:
         raise ScenarioError(str(exc))
+    _check_sandbox_behaviour(sandbox)
     scenario.sandbox.update(sandbox)
+
+
+def _check_sandbox_behaviour(sandbox):
+    """``sandbox.fault_seed``: the seed of the faults' random draws."""
+    seed = sandbox.get("fault_seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ScenarioError("sandbox.fault_seed: expected a whole number, got %r" % (seed,))
 
 
 def _load_runs(scenario, runs):
