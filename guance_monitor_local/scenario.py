@@ -242,7 +242,20 @@ def _load_sandbox(scenario, sandbox):
         FaultPlan(faults)
     except FaultError as exc:
         raise ScenarioError(str(exc))
+    _check_sandbox_behaviour(sandbox)
     scenario.sandbox.update(sandbox)
+
+
+def _check_sandbox_behaviour(sandbox):
+    """``sandbox.fault_seed`` and ``sandbox.dql`` (the DQL server's settings, see ``sandbox.dql_service``)."""
+    seed = sandbox.get("fault_seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ScenarioError("sandbox.fault_seed: expected a whole number, got %r" % (seed,))
+    from guance_monitor_local.sandbox.dql_service import check_settings
+    try:
+        check_settings(sandbox.get("dql"))
+    except ValueError as exc:
+        raise ScenarioError(str(exc))
 
 
 def _load_runs(scenario, runs):

@@ -679,7 +679,6 @@ def test_disable_multiple_field_defaults_to_true(store):
     ("L::`*`:(count(*))", "DQL.Unsupported", "wildcard measurement"),
     ("M::re('cpu.*')", "DQL.Unsupported", "regex measurements"),
     ("M::cpu,mem:(a)", "DQL.Unsupported", "several measurements"),
-    ("M::(M::cpu:(a)):(last(a))", "DQL.Unsupported", "subqueries"),
     ("M::cpu:(host, usage) FILTER O::ecs:(hostname) WITH {host = hostname}", "DQL.Unsupported", "FILTER"),
     ("O::ecs:(host) LINK M::cpu:(usage) WITH {host = hostname}", "DQL.Unsupported", "LINK"),
     ("T::mysql:(count(*))", "DQL.Unsupported", "namespace T::"),
@@ -712,10 +711,16 @@ def test_aggregate_order_by_with_interval_refused(store):
 
 
 @pytest.mark.parametrize("params,code,fragment", [
-    ({"sorderby": [{"x": "desc"}]}, "DQL.Unsupported", "sorderby"),
-    ({"sorder_by": [{"column": "x", "order": "desc"}]}, "DQL.Unsupported", "sorder_by"),
+    ({"sorderby": [{"x": "desc"}]}, "DQL.InvalidParam", "sorder_by x: neither an output column nor a BY tag"),
+    ({"sorder_by": [{"column": "x", "order": "desc"}]}, "DQL.InvalidParam", "sorder_by x: neither"),
+    ({"sorder_by": [{"column": "#2", "order": "desc"}]}, "DQL.InvalidParam", "has 1 output columns"),
+    ({"sorder_by": {"column": "x"}}, "DQL.InvalidParam", "sorder_by: expected a list of objects"),
+    ({"output_format": "lineprotocol"}, "DQL.Unsupported", "output_format"),
+    ({"cursor_time": -5}, "DQL.InvalidParam", "cursor_time"),
+    ({"cursor_time": T0 - 1}, "DQL.InvalidParam", "before the range start"),
+    ({"disable_sampling": "yes"}, "DQL.InvalidParam", "disable_sampling"),
     ({"funcList": ["abs"]}, "DQL.Unsupported", "funcList"),
-    ({"search_after": [1]}, "DQL.Unsupported", "search_after"),
+    ({"search_after": [1, 2]}, "DQL.Unsupported", "search_after pages raw rows of L::, O::, CO:: and E::"),
     ({"soffest": 10}, "DQL.InvalidParam", "unknown request field soffest"),
     ({"slimit": -1}, "DQL.InvalidParam", "slimit"),
     ({"limit": "10"}, "DQL.InvalidParam", "limit"),

@@ -53,6 +53,11 @@ Errors
 
     ``DryRun=true`` (DescribeInstances) answers 400 ``DryRunOperation`` as ECS does.
 
+    An ``endless`` fault (``sandbox.faults``) makes paging never end: ``DescribeInstances``
+    always gives a ``NextToken`` (and, paged by number, a ``TotalCount`` beyond the page),
+    ``DescribeSpotPriceHistory`` always ``NextOffset = Offset + 1000``, and their pages and CMS
+    pages wrap around the matching objects, so that they are full whenever anything matches.
+
 Scenario data (``scenario.aliyun[region]``)
     Objects are answered as given, minus keys starting with ``_``: those are
     sandbox-only controls, stripped from every answer, at any depth.
@@ -245,6 +250,15 @@ def _family_of(instance_type):
     return ".".join(parts[:2]) if len(parts) >= 2 else instance_type
 
 
+def _page(items, offset, size, endless=False):
+    """``items[offset:offset + size]``; ``endless``: wrapping around, always full when there are items."""
+    if not endless:
+        return items[offset:offset + size]
+    if not items:
+        return []
+    return [items[(offset + index) % len(items)] for index in range(size)]
+
+
 def _request_id():
     return str(uuid.uuid4()).upper()
 
@@ -347,6 +361,11 @@ class AliyunService(object):
 
     def now(self):
         return self.sandbox.now_ms()
+
+    def endless(self):
+        """Whether an ``endless`` fault is in force for this request: paging never ends."""
+        effect = getattr(self.sandbox, "effect", None)
+        return bool(effect is not None and effect("endless"))
 
     # -- ACS3-HMAC-SHA256 ------------------------------------------------------------------
 
@@ -603,24 +622,28 @@ class EcsService(AliyunService):
             matched.append(instance)
 
         answer = {}
+        endless = self.endless()
+        total = len(matched)
         if params.get("NextToken") or params.get("MaxResults") not in (None, ""):
             size = self.integer(params, "MaxResults", 10)
             size = min(max(size, 10), 100)
             binding = self.token_binding(params)
             offset = self.token_offset(params.get("NextToken"), binding)
-            page = matched[offset:offset + size]
-            more = offset + size < len(matched)
+            page = _page(matched, offset, size, endless)
+            more = endless or offset + size < len(matched)
             answer["NextToken"] = self.token(binding, offset + size) if more else ""
             answer["PageNumber"] = offset // size + 1
             answer["PageSize"] = size
         else:
             number = self.integer(params, "PageNumber", 1, minimum=1)
             size = self.integer(params, "PageSize", 10, minimum=1, maximum=100)
-            page = matched[(number - 1) * size:number * size]
+            page = _page(matched, (number - 1) * size, size, endless)
             answer["NextToken"] = ""
             answer["PageNumber"] = number
             answer["PageSize"] = size
-        answer["TotalCount"] = len(matched)
+            if endless:
+                total = max(total, (number + 1) * size)
+        answer["TotalCount"] = total
         answer["Instances"] = {"Instance": public(page)}
         return answer
 
@@ -728,8 +751,9 @@ class EcsService(AliyunService):
             if start <= at <= upper:
                 points.append((at, point.get("ZoneId") or "", index, point))
         points.sort(key=lambda item: item[:3])
-        page = [item[3] for item in points[offset:offset + PRICE_PAGE]]
-        next_offset = offset + PRICE_PAGE if offset + PRICE_PAGE < len(points) else 0
+        endless = self.endless()
+        page = [item[3] for item in _page(points, offset, PRICE_PAGE, endless)]
+        next_offset = offset + PRICE_PAGE if endless or offset + PRICE_PAGE < len(points) else 0
         return {
             "Currency": data.get("_currency") or "CNY",
             "NextOffset": next_offset,
@@ -942,7 +966,7 @@ class CmsService(AliyunService):
                     out["Content"] = content
                 events.append((-at, region, index, out))
         events.sort(key=lambda item: item[:3])
-        page = [item[3] for item in events[(number - 1) * size:number * size]]
+        page = [item[3] for item in _page(events, (number - 1) * size, size, self.endless())]
         return {"Code": "200", "Success": "true", "Message": "success", "SystemEvents": {"SystemEvent": page}}
 
     @staticmethod

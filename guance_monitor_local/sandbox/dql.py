@@ -2,8 +2,10 @@
 
 ``PointStore`` holds the scenario's points per namespace and measurement, in
 columns (numpy arrays; strings as sorted categories), sorted by time.
-``execute(store, query, now_ms)`` parses one ``query`` object of the request
-body and returns the ``content.data[]`` element Guance would return for it.
+``execute(store, query, now_ms, options=None)`` parses one ``query`` object of
+the request body and returns the ``content.data[]`` element Guance would return
+for it; ``Options`` carries the server's behaviour for the request (the
+scenario's ``sandbox.dql`` settings and fault effects, see ``dql_service``).
 What this module does not support raises ``DQLError`` with code
 ``DQL.Unsupported`` and names the part; it never answers such a query with an
 empty result. Malformed text raises ``DQL.ParseError``, bad values or request
@@ -33,9 +35,9 @@ reordering). Keywords and function names are case-insensitive, names are not.
   ``b64'...'`` strings are decoded. Regexes: ``re('...')`` and the
   recommended ``re`...```, ``re'...'``, ``re"..."``.
 - Numbers: integers and floats (``-1``, ``5.67E3``); ``true``/``false``.
-- The measurement is a name or a backticked name; ``*``, ``re(...)``, several
-  measurements, subqueries, ``FILTER``/``LINK``/``WITH`` and ``SHOW`` functions
-  are refused. For ``L::`` the measurement is the log ``source``, for ``E::``
+- The measurement is a name or a backticked name, or a subquery (see Nested
+  queries); ``*``, ``re(...)``, several measurements, ``FILTER``/``LINK``/``WITH``
+  and ``SHOW`` functions are refused. For ``L::`` the measurement is the log ``source``, for ``E::``
   the event ``df_source``, for ``O::``/``CO::`` the object ``class``; those
   names can also be used as columns (they hold the measurement) when the
   points do not carry them. ``time`` is a column in filters too.
@@ -43,14 +45,18 @@ reordering). Keywords and function names are case-insensitive, names are not.
 Targets
 -------
 - A field or tag name, ``*`` (every stored key, sorted by name, minus the BY
-  keys *[InfluxQL]*), or ``last first max min avg sum count count_distinct``
-  over one field (``count(*)``/``count(`*`)`` counts points). An absent target
+  keys *[InfluxQL]*), or ``last first max min avg sum count count_distinct
+  spread`` over one field (``count(*)``/``count(`*`)`` counts points).
+  ``spread(f)`` is ``max(f) - min(f)``, documented for ``M::`` only: elsewhere
+  it is refused. An absent target
   clause or ``()`` means ``*``. ``AS alias`` names a column; otherwise plain
   columns are named after the field and aggregates ``fn(field)`` (as in the
   OpenAPI answer example). The answer's columns are ``time`` then these.
 - Mixing aggregates and plain columns, other functions (``difference``,
   ``fill``, ``int``/``float``, ``derivative``, ...), nested calls, several
-  arguments and math expressions are refused.
+  arguments and math expressions are refused. (The docs show arithmetic between
+  fields, ``usage+1``, ``a/b``; between aggregates, ``max(x) - min(x)``, none:
+  ``spread(x)`` is the documented form.)
 - ``disableMultipleField`` is true when absent (documented default): with it,
   more than one column raises ``DQL.InvalidParam`` asking for
   ``disableMultipleField: false``.
@@ -85,6 +91,38 @@ Filters
   functions, ``NIL``, math expressions, JSON paths (``@a.b``), comparing two
   keys.
 
+Nested queries
+--------------
+Documented (``define.md``, 嵌套查询): ``ns::( inner query ):(targets) {filters}
+BY ... ORDER BY ... LIMIT/OFFSET/SLIMIT/SOFFSET``, to any depth; two sibling
+subqueries at one level (``( a ), ( b )``) are refused, as the docs say.
+
+- The subquery's answer rows are the outer query's input: one row per row of
+  every series, with the columns ``time``, the subquery's output columns (by
+  name or alias) and its BY tags (the series' tag values; ``""`` where missing).
+  A BY tag named like an output column is refused (rename the column).
+- The outer level reads them like points: plain columns and ``*``, every
+  aggregate above (``count(uid)``, ``count_distinct(namespace)``, ``sum(d)``
+  ...), filters on those columns, BY on them, ORDER BY, paging. Rows of equal
+  time keep the subquery's order; a row without time (non-``M`` aggregates)
+  sorts last. Aggregate times follow the rules of the outer namespace.
+- The outer namespace must be the subquery's *[sandbox]* (every documented
+  example nests one namespace).
+- Time: the innermost query reads the points; its time clause or the request's
+  ``timeRange`` (with ``cursor_time``, segments and sampling) applies there. A
+  time clause on an outer level is refused *[sandbox]*; outer levels are never
+  bucketed (the request's ``interval`` and ``auto_interval_ms`` do not apply)
+  *[sandbox]*.
+- Paging: the request's ``slimit soffset limit offset orderby sorder_by``
+  page the outermost level; a subquery's own ``LIMIT``/``SLIMIT`` clauses apply
+  to it, and it has no default row limit (it is complete) *[sandbox]*.
+- ``disableMultipleField`` concerns the outermost columns only.
+
+Example (pods whose restart counter changed, per cluster and namespace)::
+
+    M::(M::`kube_pod`:(spread(`restarts`) AS `d`) {...} BY `cluster_name_k8s`, `namespace`, `uid`)
+      :(count(`d`)) {`d` > 0} BY `cluster_name_k8s`, `namespace`
+
 Time
 ----
 - ``[start]``, ``[start:end]``, ``[start:end:interval]``, ``[start::interval]``
@@ -98,9 +136,13 @@ Time
   both, the last 15 minutes for ``M``/``L``/``E`` and the last 30 minutes for
   ``O``/``CO`` *[sandbox]*. The text's time wins over ``timeRange``
   *[sandbox]*. Both ends are inclusive.
+- ``cursor_time`` (request, epoch ms; 0 = unset) ends the range there; before
+  the range start it is refused. With ``segment_ms`` an answer covers only the
+  newest S ms up to that end (see ``dql_service``).
 - The interval comes from the request's ``interval`` (seconds) if given, else
   from the time clause: the docs rank the request's density fields above the
-  statement's. It buckets aggregates by ``floor(time / interval) * interval``
+  statement's. With ``auto_interval_ms`` an aggregate query giving neither (not
+  nested, not ordered by another column than time) is bucketed by it. It buckets aggregates by ``floor(time / interval) * interval``
   (UTC epoch multiples; ``tz`` and ``align_time`` are ignored), one row per
   non-empty bucket, time = bucket start, newest first unless ``ORDER BY time
   ASC``. An interval in the text of a query without aggregates is refused; the
@@ -137,28 +179,64 @@ Data
   each series (documented for BY). Raw rows default to LIMIT 1000 (the
   query tool's documented default); aggregate rows have no default limit.
   Request fields win over the text's clauses; 0 means "not set". A series left
-  with no rows by OFFSET is omitted.
+  with no rows by OFFSET is omitted. A capped server (``max_slimit``,
+  ``max_limit``) returns fewer series / rows than asked, counting
+  ``soffset``/``offset`` from the request as usual.
+- Result window: raw rows of ``L O CO E`` are refused with
+  ``DQL.ResultWindowTooLarge`` when ``offset + limit`` exceeds
+  ``offset_window`` (default 10000, Elasticsearch's ``max_result_window``)
+  *[sandbox]*: Guance documents neither the window nor an error code for it.
+- ``search_after`` (documented: "the previous answer's search_after"): raw
+  rows of ``L O CO E`` without BY, nesting, or ORDER BY other than ``time``.
+  Every non-empty page of such a query carries ``search_after`` = ``[time,
+  position]`` of its last row (the sort values: time, then the point's position
+  in the store as the tie-breaker, like Guance's ``__docid``; treat it as
+  opaque); sent back, the next page holds the rows after that one in the same
+  order. An empty page has no ``search_after``. ``[]`` means the first page;
+  ``search_after`` with ``offset`` is refused; elsewhere it is refused
+  (``DQL.Unsupported``).
+- Series order: ``sorder_by`` (``[{"column", "order"}]``) or ``sorderby``
+  (``[{column: order}]``) orders the series by output columns (by name, alias
+  or ``#N``, the N-th output column as in the docs' example ``#1``; one row per
+  series needed) and BY tags, several keys in turn, missing values last, ties in
+  BY order. Without it the series are in BY order, or with
+  ``unstable_series_order`` in an order drawn anew for every request.
+- ``endless`` (a fault): series and row pages wrap around and are always full;
+  ``search_after`` pages likewise.
+- Sampling (``sample_rate`` r < 1, unless ``disable_sampling: true``): the
+  innermost query reads only the points whose position hashes below r (a fixed
+  ~r share; the same points every time); ``total_hits`` counts what was read.
 - Values: numbers stay numbers (integer columns give ints), strings strings,
   booleans booleans; missing values and NaN give ``null``. Object or list
   field values are stored as their JSON text (Guance stores text). A key that
   is both a tag and a field of one point takes the tag's value. ``ORDER BY
   time`` is case-insensitive (``TIME``).
 - Request fields used: ``q timeRange slimit soffset limit offset
-  disableMultipleField orderby order_by interval``. Ignored: ``tz align_time
-  highlight showLabel disable_sampling workspaceUUID workspaceUUIDs _funcList
-  maxPointCount density`` (the last two: see Time). Refused when set:
-  ``funcList sorderby sorder_by search_after cursor_time output_format``.
-  Unknown fields raise ``DQL.InvalidParam``.
+  disableMultipleField orderby order_by sorderby sorder_by interval
+  search_after cursor_time disable_sampling``. Ignored: ``tz align_time
+  highlight showLabel workspaceUUID workspaceUUIDs _funcList maxPointCount
+  density`` (the last two: see Time). Refused when set: ``funcList
+  output_format``. Unknown fields raise ``DQL.InvalidParam``.
 
-The answer: ``{"series": [...], "column_names": [...], "cost": "<n>ms",
-"query_parse": {"namespace", "sources", "fields", "funcs"}, "total_hits": n}``
-where ``total_hits`` counts the points (objects) that passed the filters.
+The answer: ``{"async_id": "", "is_running": false, "complete": false,
+"next_cursor_time": -1, "sample": 1, "interval": 0, "window": 0, "max_point":
+0, "scan_completed": false, "series": [...], "column_names": [...], "cost":
+"<n>ms", "query_parse": {"namespace", "sources", "fields", "funcs"},
+"total_hits": n[, "search_after": [time, position]]}``, the documented fields
+with the documented example's values: ``complete`` and ``scan_completed`` are
+false even in a full answer, as there. ``next_cursor_time`` is the next
+segment's end (-1: the range is covered); ``sample`` the sampling rate;
+``interval`` = ``window`` the bucket width in ms (0: none); ``max_point`` the
+buckets in the range (0: none); ``total_hits`` counts the points (objects, or
+subquery rows) that passed the filters.
 
 Speed: each (namespace, measurement) is concatenated once, on the first query
 after points were added; columns are converted on first use. Time ranges are
 binary searches, filters vectorised masks, groups integer keys. Grouped
-results are cached (keyed by everything but the paging fields), so paging
-through a query's series with ``soffset`` computes it once.
+results are cached (keyed by everything but the paging and order fields), so
+paging through a query's series with ``soffset`` computes it once; a nested
+query caches its subquery's result too and builds the outer table from it with
+array operations (no per-row Python).
 """
 import base64
 import binascii
@@ -188,15 +266,19 @@ OTHER_NAMESPACES = {"T", "TRACING", "R", "RUM", "S", "SECURITY", "N", "NETWORK",
 SOURCE_COLUMNS = {"L": "source", "E": "df_source", "O": "class", "CO": "class"}
 DEFAULT_WINDOW_MS = {"M": 15 * 60000, "L": 15 * 60000, "E": 15 * 60000, "O": 30 * 60000, "CO": 30 * 60000}
 DEFAULT_ROW_LIMIT = 1000
-AGGREGATES = ("last", "first", "max", "min", "avg", "sum", "count", "count_distinct")
+AGGREGATES = ("last", "first", "max", "min", "avg", "sum", "count", "count_distinct", "spread")
+METRIC_ONLY = ("spread",)
 SELECTORS = ("first", "last", "max", "min")
 CACHE_SIZE = 8
 
+DEEP_NAMESPACES = ("L", "O", "CO", "E")
+DEFAULT_OFFSET_WINDOW = 10000
+
 PARAMS_USED = {"q", "timeRange", "slimit", "soffset", "limit", "offset", "disableMultipleField", "orderby",
-               "order_by", "interval"}
-PARAMS_IGNORED = {"tz", "align_time", "highlight", "showLabel", "disable_sampling", "workspaceUUID",
-                  "workspaceUUIDs", "_funcList", "maxPointCount", "density"}
-PARAMS_REFUSED = {"funcList", "sorderby", "sorder_by", "search_after", "cursor_time", "output_format"}
+               "order_by", "interval", "sorderby", "sorder_by", "search_after", "cursor_time", "disable_sampling"}
+PARAMS_IGNORED = {"tz", "align_time", "highlight", "showLabel", "workspaceUUID", "workspaceUUIDs", "_funcList",
+                  "maxPointCount", "density"}
+PARAMS_REFUSED = {"funcList", "output_format"}
 
 _KEYWORDS = {"AND", "AS", "ASC", "AUTO", "BY", "DESC", "FALSE", "FILTER", "LIMIT", "LINK", "WITH", "LINEAR",
              "NIL", "OFFSET", "OR", "PREVIOUS", "SLIMIT", "SOFFSET", "TRUE", "ORDER", "IN", "NOT", "LIKE"}
@@ -275,6 +357,16 @@ class Query(object):
         self.offset = None
         self.slimit = None
         self.soffset = None
+        self.inner = None          # the subquery (a Query) of a nested query
+        self.own_text = text       # this statement's text (a subquery's part of the whole text)
+
+    @property
+    def innermost(self):
+        """The query that reads the points: this one, or its innermost subquery."""
+        query = self
+        while query.inner is not None:
+            query = query.inner
+        return query
 
     @property
     def aggregated(self):
@@ -439,7 +531,7 @@ class _Parser(object):
 
     # -- grammar ---------------------------------------------------------------------------
 
-    def query(self):
+    def query(self, nested=False):
         query = Query(self.text)
         self.skip()
         match = _NAMESPACE.match(self.text, self.pos)
@@ -464,6 +556,9 @@ class _Parser(object):
         if self.peek("{"):
             query.filter = self.filters()
         if self.peek("["):
+            if query.inner is not None:
+                self.fail("DQL.Unsupported", "a time clause on the outer level of a nested query is not supported: "
+                                             "give the time range to the innermost query (or timeRange)")
             query.time = self.time_clause()
         if self.take_keyword("BY"):
             query.by = self.by_list()
@@ -479,7 +574,9 @@ class _Parser(object):
             query.slimit = self.integer("SLIMIT")
         if self.take_keyword("SOFFSET"):
             query.soffset = self.integer("SOFFSET")
-        if not self.at_end():
+        if nested and self.peek(")"):
+            pass
+        elif not self.at_end():
             word = (self.peek_word() or "").upper()
             if word in ("FILTER", "LINK", "WITH"):
                 self.fail("DQL.Unsupported", "%s clauses are not supported" % word)
@@ -496,11 +593,28 @@ class _Parser(object):
             self.fail("DQL.Unsupported", "a time interval needs aggregate targets (e.g. last(`f`))", 0)
         return query
 
+    def subquery(self, query):
+        """``( inner query )`` as the data source of ``query``."""
+        start = self.pos
+        self.expect("(", "'(' opening the subquery")
+        inner_start = self.pos
+        query.inner = self.query(nested=True)
+        query.inner.own_text = self.text[inner_start:self.pos].strip()
+        self.expect(")", "')' closing the subquery")
+        if self.peek(","):
+            self.fail("DQL.Unsupported", "several subqueries at one level are not allowed (documented): nest them "
+                                         "instead")
+        if query.inner.namespace != query.namespace:
+            self.fail("DQL.Unsupported", "a nested query's namespace (%s::) must be its subquery's (%s::)"
+                      % (query.namespace, query.inner.namespace), start)
+        query.measurement = query.inner.measurement
+
     def source(self, query):
         self.skip()
         start = self.pos
         if self.peek("("):
-            self.fail("DQL.Unsupported", "subqueries are not supported")
+            self.subquery(query)
+            return
         if self.peek("*") or self.peek("`*`"):
             self.fail("DQL.Unsupported", "wildcard measurement * is not supported: name the measurement")
         if _SPECIAL.match(self.text, self.pos):
@@ -1068,6 +1182,7 @@ class _Chunk(object):
 
 class _Table(object):
     """Every point of one (namespace, measurement), sorted by time; columns made on first use."""
+    derived = False
 
     def __init__(self, namespace, measurement, chunks):
         self.namespace = namespace
@@ -1227,7 +1342,11 @@ class PointStore(object):
             if result is not None:
                 self._cache.move_to_end(key)
                 return result
-            result = _compute(self._table(plan.namespace, plan.measurement), plan)
+            if plan.inner is not None:
+                table = _derived_table(self._result(plan.inner), plan.inner)
+            else:
+                table = self._table(plan.namespace, plan.measurement)
+            result = _compute(table, plan)
             self._cache[key] = result
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -1238,34 +1357,98 @@ class PointStore(object):
 # Planning: the query plus the request fields
 # ---------------------------------------------------------------------------------------------
 
+class Options(object):
+    """How the server behaves for one request: the scenario's ``sandbox.dql`` settings and fault effects.
+
+    ``offset_window``: raw rows of ``L O CO E`` cannot be paged by offset past it (``offset + limit``).
+    ``max_slimit`` / ``max_limit``: the server caps pages at these sizes. ``shuffle_seed``: when set,
+    the series of a query without ``sorder_by`` come in an order drawn from it. ``sample_rate`` (< 1):
+    queries read a deterministic sample of the points unless ``disable_sampling``. ``auto_interval_ms``:
+    plain aggregate queries without an interval are bucketed by it. ``segment_ms``: an answer covers
+    only that much of the range, newest first. ``endless``: pages never run out.
+    """
+
+    def __init__(self, offset_window=DEFAULT_OFFSET_WINDOW, max_slimit=None, max_limit=None, shuffle_seed=None,
+                 sample_rate=1.0, auto_interval_ms=None, segment_ms=None, endless=False):
+        self.offset_window = offset_window
+        self.max_slimit = max_slimit
+        self.max_limit = max_limit
+        self.shuffle_seed = shuffle_seed
+        self.sample_rate = sample_rate
+        self.auto_interval_ms = auto_interval_ms
+        self.segment_ms = segment_ms
+        self.endless = endless
+
+
 class _Plan(object):
-    def __init__(self, parsed, request, now_ms):
+    """A parsed query with the request fields applied; ``inner`` plans the subquery of a nested query.
+
+    The request's paging, ordering and interval fields apply to the outermost level only; its time
+    range (with ``cursor_time``, segments and sampling) to the innermost, the one reading points.
+    """
+
+    def __init__(self, parsed, request, now_ms, options=None, depth=0):
+        options = options or Options()
         self.parsed = parsed
+        self.depth = depth
         self.namespace = parsed.namespace
         self.measurement = parsed.measurement
         self.targets = parsed.targets or [Target("star")]
         self.aggregated = parsed.aggregated
         self.by = list(parsed.by)
         self.filter = parsed.filter
-        self.start, self.end = self._range(parsed, request, now_ms)
+        for target in self.targets:
+            if target.func in METRIC_ONLY and self.namespace != "M":
+                raise DQLError("DQL.Unsupported", "%s() is documented for metrics (M::) only" % target.func)
+        self.inner = None
+        self.sample = 1
+        if parsed.inner is not None:
+            inner_request = dict((k, request.get(k)) for k in ("timeRange", "cursor_time", "disable_sampling"))
+            self.inner = _Plan(parsed.inner, inner_request, now_ms, options, depth + 1)
+            self.start, self.end = self.inner.start, self.inner.end
+            self.next_cursor, self.sample = self.inner.next_cursor, self.inner.sample
+        else:
+            self.start, self.end, self.next_cursor = self._range(parsed, request, now_ms, options)
+            sampling = request.get("disable_sampling")
+            sampling = False if sampling is None else sampling
+            if not isinstance(sampling, bool):
+                raise DQLError("DQL.InvalidParam", "disable_sampling: expected true or false")
+            if not sampling and options.sample_rate < 1:
+                self.sample = options.sample_rate
         self.interval = self._interval(parsed, request)
         self.order = self._order(parsed, request)
+        self.auto_interval = False
+        if (self.interval is None and self.aggregated and options.auto_interval_ms and depth == 0
+                and parsed.inner is None and (self.order is None or self.order[0] == "time")):
+            self.interval, self.auto_interval = int(options.auto_interval_ms), True
+        self.sorder = self._sorder(request)
         self.limit = _pick(_int_param(request, "limit"), parsed.limit)
         self.offset = _pick(_int_param(request, "offset"), parsed.offset) or 0
         self.slimit = _pick(_int_param(request, "slimit"), parsed.slimit)
         self.soffset = _pick(_int_param(request, "soffset"), parsed.soffset) or 0
-        if self.limit is None and not self.aggregated:
+        if self.limit is None and not self.aggregated and depth == 0:
             self.limit = DEFAULT_ROW_LIMIT
         multiple = request.get("disableMultipleField", True)
         if not isinstance(multiple, bool):
             raise DQLError("DQL.InvalidParam", "disableMultipleField: expected true or false")
-        self.single_field = multiple
-        if self.interval is not None:
+        self.single_field = multiple and depth == 0
+        if self.interval is not None and not self.auto_interval:
             for key in ("maxPointCount", "density"):
                 if request.get(key) not in (None, "", 0):
                     raise DQLError("DQL.Unsupported", "%s with a time interval is not supported" % key)
+        self.search_after = self._search_after(request)
 
-    def _range(self, parsed, request, now_ms):
+    @property
+    def deep(self):
+        """Whether raw rows are paged with ``search_after`` (and answered with it)."""
+        return (not self.aggregated and self.namespace in DEEP_NAMESPACES and not self.by and self.inner is None
+                and (self.order is None or self.order[0] == "time"))
+
+    @property
+    def descending(self):
+        return self.order is None or self.order[1]
+
+    def _range(self, parsed, request, now_ms, options):
         now_ms = int(now_ms)
         spec = parsed.time or {}
         if spec.get("start") is not None:
@@ -1280,9 +1463,20 @@ class _Plan(object):
             start, end = now_ms - DEFAULT_WINDOW_MS[parsed.namespace], now_ms
         if start > end:
             raise DQLError("DQL.InvalidParam", "the time range starts (%d) after it ends (%d)" % (start, end))
-        return start, end
+        cursor = _int_param(request, "cursor_time")
+        if cursor:
+            if cursor < start:
+                raise DQLError("DQL.InvalidParam", "cursor_time %d is before the range start %d" % (cursor, start))
+            end = min(end, cursor)
+        next_cursor = -1
+        if options.segment_ms and end - options.segment_ms + 1 > start:
+            start = end - int(options.segment_ms) + 1
+            next_cursor = start - 1
+        return start, end, next_cursor
 
     def _interval(self, parsed, request):
+        if parsed.inner is not None:
+            return None
         value = request.get("interval")
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -1296,23 +1490,11 @@ class _Plan(object):
     def _order(self, parsed, request):
         order = parsed.order
         for key in ("orderby", "order_by"):
-            entries = request.get(key)
-            if not entries:
-                continue
-            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-                raise DQLError("DQL.InvalidParam", "%s: expected a list of objects" % key)
+            entries = _order_entries(request, key)
             if len(entries) > 1:
                 raise DQLError("DQL.Unsupported", "%s with more than one column is not supported" % key)
-            entry = entries[0]
-            if key == "order_by":
-                column, method = entry.get("column"), entry.get("order", "asc")
-            elif len(entry) == 1:
-                column, method = list(entry.items())[0]
-            else:
-                raise DQLError("DQL.InvalidParam", "orderby: expected [{\"column\": \"asc\"|\"desc\"}]")
-            if not isinstance(column, str) or str(method).lower() not in ("asc", "desc"):
-                raise DQLError("DQL.InvalidParam", "%s: expected a column and asc or desc" % key)
-            order = (column.strip("`"), str(method).lower() == "desc")
+            if entries:
+                order = entries[0]
         if order is None or order[0] == "time":
             return order
         if self.namespace == "M":
@@ -1324,8 +1506,71 @@ class _Plan(object):
                 raise DQLError("DQL.InvalidParam", "ORDER BY %s: not an output column of this query" % order[0])
         return order
 
+    @staticmethod
+    def _sorder(request):
+        sorder = []
+        for key in ("sorderby", "sorder_by"):
+            entries = _order_entries(request, key)
+            if entries:
+                sorder = entries
+        return sorder
+
+    def _search_after(self, request):
+        value = request.get("search_after")
+        if value is None or value == []:
+            return None
+        if not self.deep:
+            raise DQLError("DQL.Unsupported", "search_after pages raw rows of L::, O::, CO:: and E:: queries without "
+                                              "BY, nesting or ORDER BY other than time")
+        if not isinstance(value, list) or len(value) != 2 or not all(_is_int(v) for v in value):
+            raise DQLError("DQL.InvalidParam", "search_after: expected the search_after value of the previous answer "
+                                               "(got %r)" % (value,))
+        if self.offset:
+            raise DQLError("DQL.InvalidParam", "search_after and offset cannot be combined: page with search_after "
+                                               "alone")
+        return int(value[1])
+
+    def check_window(self, limit, options):
+        """Offset paging of raw rows ends at the result window, as in Elasticsearch."""
+        if self.aggregated or self.namespace not in DEEP_NAMESPACES or not options.offset_window:
+            return
+        reach = self.offset + (limit or 0)
+        if reach > options.offset_window:
+            raise DQLError("DQL.ResultWindowTooLarge",
+                           "offset + limit = %d is past the result window of %d rows: page deeper with search_after"
+                           % (reach, options.offset_window))
+
     def cache_key(self, version):
-        return (version, self.parsed.text, self.start, self.end, self.interval, self.order)
+        return (version, self.parsed.own_text, self.start, self.end, self.interval, self.order, self.sample)
+
+
+def _order_entries(request, key):
+    """``[(column, descending)]`` from a request's ``orderby``-style (``{col: dir}``) or ``order_by``-style
+    (``{"column", "order"}``) list; [] when absent."""
+    entries = request.get(key)
+    if not entries:
+        return []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise DQLError("DQL.InvalidParam", "%s: expected a list of objects" % key)
+    out = []
+    for entry in entries:
+        if key.endswith("_by"):
+            column, method = entry.get("column"), entry.get("order", "asc")
+        elif len(entry) == 1:
+            column, method = list(entry.items())[0]
+        else:
+            raise DQLError("DQL.InvalidParam", "%s: expected [{\"column\": \"asc\"|\"desc\"}]" % key)
+        if not isinstance(column, str) or str(method).lower() not in ("asc", "desc"):
+            raise DQLError("DQL.InvalidParam", "%s: expected a column and asc or desc" % key)
+        out.append((column.strip("`"), str(method).lower() == "desc"))
+    return out
+
+
+def _cap(requested, cap):
+    """The page size a capped server uses: the smaller of what was asked and its cap (None = no bound)."""
+    if cap is None:
+        return requested
+    return cap if requested is None else min(requested, cap)
 
 
 def _pick(param, text_value):
@@ -1399,10 +1644,16 @@ def _outputs(plan, table):
 
 
 class _Result(object):
-    """A computed query: series (tags, row bounds) over a row space, read page by page."""
+    """A computed query: series (tags, row bounds) over a row space, read page by page.
 
-    def __init__(self, measurement, outputs, by, labels=None, starts=None, ends=None, order=None, fetch=None,
-                 hits=0):
+    ``order`` maps answer positions to row indexes that ``gather`` turns into columns
+    (``(time column, [output columns])``); series ``s`` holds answer positions
+    ``starts[s]:ends[s]``. ``keys`` (raw rows) are the rows' table positions in answer order,
+    the tie-breaker that ``search_after`` carries.
+    """
+
+    def __init__(self, measurement, outputs, by, labels=None, starts=None, ends=None, order=None, gather=None,
+                 hits=0, keys=None):
         self.measurement = measurement
         self.outputs = outputs
         self.names = [o.name for o in outputs]
@@ -1411,38 +1662,131 @@ class _Result(object):
         self.starts = starts if starts is not None else np.zeros(0, dtype=np.int64)
         self.ends = ends if ends is not None else np.zeros(0, dtype=np.int64)
         self.order = order
-        self.fetch = fetch
+        self.gather = gather
         self.hits = hits
+        self.keys = keys
 
-    def page(self, slimit, soffset, limit, offset):
+    def reordered(self, permutation):
+        """The same result with its series in ``permutation`` order."""
+        return _Result(self.measurement, self.outputs, self.by, [l[permutation] for l in self.labels],
+                       self.starts[permutation], self.ends[permutation], self.order, self.gather, self.hits, self.keys)
+
+    def select(self, slimit, soffset, limit, offset, endless=False):
+        """(series, answer positions, rows per series) of a page; series left without rows are dropped.
+
+        ``endless``: series and rows wrap around, so that every page is full.
+        """
         count = len(self.starts)
-        first = min(soffset, count)
-        last = count if slimit is None else min(count, soffset + slimit)
-        picked = []
-        pieces = []
-        for s in range(first, last):
-            begin = int(self.starts[s]) + offset
-            stop = int(self.ends[s])
+        if endless and slimit and count:
+            series = (soffset + np.arange(slimit)) % count
+        else:
+            series = np.arange(min(soffset, count), count if slimit is None else min(count, soffset + slimit))
+        begins = self.starts[series]
+        lengths = self.ends[series] - begins
+        if endless and limit:
+            sizes = np.where(lengths > 0, limit, 0)
+            steps = _ranges(np.zeros(len(series), dtype=np.int64), sizes) + offset
+            index = np.repeat(begins, sizes) + steps % np.repeat(np.maximum(lengths, 1), sizes)
+        else:
+            begins = begins + offset
+            sizes = np.maximum(lengths - offset, 0)
             if limit is not None:
-                stop = min(stop, begin + limit)
-            if begin >= stop:
-                continue
-            picked.append((s, stop - begin))
-            pieces.append(self.order[begin:stop])
-        if not picked:
+                sizes = np.minimum(sizes, limit)
+            index = _ranges(begins, sizes)
+        kept = sizes > 0
+        return series[kept], index, sizes[kept]
+
+    def page(self, slimit, soffset, limit, offset, endless=False):
+        series, index, sizes = self.select(slimit, soffset, limit, offset, endless)
+        return self._series(series, index, sizes)
+
+    def page_after(self, after, limit, descending, endless=False):
+        """The rows after the table position ``after`` (None: from the first), and their ``search_after``."""
+        keys = self.keys if self.keys is not None else np.zeros(0, dtype=np.int64)
+        if after is None:
+            begin = 0
+        elif descending:
+            begin = int(np.searchsorted(-keys, -after, side="right"))
+        else:
+            begin = int(np.searchsorted(keys, after, side="right"))
+        index = np.arange(begin, len(keys) if limit is None else min(len(keys), begin + limit))
+        if endless and limit and len(keys) and len(index) < limit:
+            index = np.r_[index, np.arange(limit - len(index)) % len(keys)]
+        if not len(index):
+            return [], None
+        series = self._series(np.zeros(1, dtype=np.int64), index, np.array([len(index)]))
+        return series, [series[0]["values"][-1][0], int(keys[index[-1]])]
+
+    def _series(self, series, index, sizes):
+        if not len(series):
             return []
-        rows = self.fetch(np.concatenate(pieces))
-        columns = ["time"] + self.names
+        time_column, columns = self.gather(self.order[index])
+        rows = _python_rows(time_column, columns)
+        names = ["time"] + self.names
         out = []
         at = 0
-        for s, size in picked:
-            series = {"name": self.measurement, "columns": list(columns), "values": rows[at:at + size],
-                      "units": [None] * len(columns)}
+        for s, size in zip(series.tolist(), sizes.tolist()):
+            one = {"name": self.measurement, "columns": list(names), "values": rows[at:at + size],
+                   "units": [None] * len(names)}
             at += size
             if self.by:
-                series["tags"] = dict((key, labels[s]) for key, labels in zip(self.by, self.labels))
-            out.append(series)
+                one["tags"] = dict((key, labels[s]) for key, labels in zip(self.by, self.labels))
+            out.append(one)
         return out
+
+
+def _ranges(begins, sizes):
+    """The concatenation of ``arange(b, b + n)`` for each begin and size, vectorised."""
+    total = int(sizes.sum()) if len(sizes) else 0
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    firsts = np.cumsum(sizes) - sizes
+    return np.repeat(np.asarray(begins, dtype=np.int64) - firsts, sizes) + np.arange(total, dtype=np.int64)
+
+
+def _python_rows(time_column, columns):
+    return [list(row) for row in zip(time_column.python(), *[c.python() for c in columns])]
+
+
+class _Derived(object):
+    """A subquery's answer rows as the outer query's table: ``time``, its columns and its BY tags as columns.
+
+    Rows run by ascending time, ties in the subquery's answer order, rows without a time last.
+    """
+    derived = True
+
+    def __init__(self, namespace, measurement, time, columns, tags):
+        order = np.argsort(time, kind="stable")
+        self.namespace = namespace
+        self.measurement = measurement
+        self.time = time[order]
+        self.n = len(order)
+        self.names = set(columns)
+        self.tags = set(tags)
+        self._columns = dict((name, column.take(order)) for name, column in columns.items())
+        self._columns["time"] = _Column("num", self.time, None, True)
+
+    def column(self, name):
+        return self._columns.get(name)
+
+
+def _derived_table(result, plan):
+    """The outer table of a nested query from its subquery's ``result`` (``plan``: the subquery's)."""
+    clash = set(result.names) & set(result.by)
+    if clash:
+        raise DQLError("DQL.InvalidParam", "the subquery has both a column and a BY tag named %s: rename the "
+                                           "column with AS" % sorted(clash)[0])
+    series, index, sizes = result.select(plan.slimit, plan.soffset, plan.limit, plan.offset)
+    if not len(index):
+        return _Derived(plan.namespace, plan.measurement, np.zeros(0),
+                        dict((name, _empty_column(0)) for name in result.names + result.by), result.by)
+    time_column, columns = result.gather(result.order[index])
+    table = OrderedDict(zip(result.names, columns))
+    for key, labels in zip(result.by, result.labels):
+        uniques, codes = np.unique(labels[series].astype(str), return_inverse=True)
+        table[key] = _Column("cat", np.repeat(codes.reshape(-1).astype(np.int32), sizes), uniques.astype(object))
+    time = time_column.data.astype(np.float64)
+    return _Derived(plan.namespace, plan.measurement, time, table, result.by)
 
 
 def _compute(table, plan):
@@ -1451,7 +1795,7 @@ def _compute(table, plan):
     if table is None or table.n == 0:
         return empty
     for output in outputs:
-        if output.func in ("max", "min", "avg", "sum"):
+        if output.func in ("max", "min", "avg", "sum", "spread"):
             column = table.column(output.field)
             if column is not None and column.kind == "cat" and len(column.cats):
                 raise DQLError("DQL.InvalidParam", "%s: %s() needs a numeric field, %s holds strings"
@@ -1460,6 +1804,8 @@ def _compute(table, plan):
     mask = _evaluate(plan.filter, table, selection, plan.namespace) if plan.filter is not None else None
     base = np.arange(selection.start, selection.stop) if isinstance(selection, slice) else selection
     rows = base if mask is None else base[mask]
+    if plan.sample < 1 and not table.derived:
+        rows = rows[_sampled(rows, plan.sample)]
     if not plan.aggregated and plan.namespace == "M" and len(rows):
         keep = np.zeros(len(rows), dtype=bool)
         for output in outputs:
@@ -1475,7 +1821,15 @@ def _compute(table, plan):
     return _raw(table, plan, outputs, rows, gid, groups, labels)
 
 
+def _sampled(rows, rate):
+    """Which rows a server sampling at ``rate`` reads: a fixed hash of each row's table position."""
+    mixed = (rows.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+    return (mixed >> np.uint64(11)).astype(np.float64) < rate * float(1 << 53)
+
+
 def _candidates(table, plan):
+    if table.derived:
+        return slice(0, table.n)
     lo = int(np.searchsorted(table.time, plan.start, side="left"))
     hi = int(np.searchsorted(table.time, plan.end, side="right"))
     if plan.namespace not in ("O", "CO"):
@@ -1750,6 +2104,8 @@ def _raw(table, plan, outputs, rows, gid, groups, labels):
     if plan.order is None or plan.order[0] == "time":
         descending = plan.order is None or plan.order[1]
         ordered = np.arange(count)[::-1] if descending else np.arange(count)
+        if descending and table.derived:        # newest first, ties (and rows without a time) in table order
+            ordered = np.argsort(-table.time[rows], kind="stable")
     else:
         ordered = np.arange(count)[::-1]
         key = _sort_key(table.column(plan.order[0]), rows[ordered], plan.order[1])
@@ -1758,16 +2114,15 @@ def _raw(table, plan, outputs, rows, gid, groups, labels):
         ordered = ordered[_stable_order(gid[ordered], groups)]
     starts, ends, series = _series_bounds(gid[ordered])
     columns = [table.column(o.field) for o in outputs]
+    time_column = table.column("time")
 
-    def fetch(index):
+    def gather(index):
         positions = rows[ordered[index]]
-        out = [table.time[positions].tolist()]
-        for column in columns:
-            out.append(column.take(positions).python() if column is not None else [None] * len(positions))
-        return [list(row) for row in zip(*out)]
+        return time_column.take(positions), [column.take(positions) if column is not None
+                                             else _empty_column(len(positions)) for column in columns]
 
     return _Result(plan.measurement, outputs, plan.by, [l[series] for l in labels], starts, ends,
-                   np.arange(count), fetch, count)
+                   np.arange(count), gather, count, keys=rows[ordered])
 
 
 # -- aggregates -------------------------------------------------------------------------------
@@ -1862,7 +2217,10 @@ def _aggregate(table, plan, outputs, rows, gid, series_count, labels):
                 notnull = ~np.isnan(data)
                 present = np.add.reduceat(notnull.astype(np.int64), starts)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    if func in ("max", "min"):
+                    if func == "spread":
+                        spread = np.fmax.reduceat(data, starts) - np.fmin.reduceat(data, starts)
+                        values = _Column("num", spread, None, int_like)
+                    elif func in ("max", "min"):
                         reduce = np.fmax if func == "max" else np.fmin
                         extreme = reduce.reduceat(data, starts)
                         hits = np.flatnonzero(data == extreme[sorted_groups])
@@ -1908,11 +2266,10 @@ def _aggregate(table, plan, outputs, rows, gid, series_count, labels):
     kept_columns = [c.take(kept) for c in columns]
     kept_time = _Column("num", group_time[kept], None, True)
 
-    def fetch(which):
-        out = [kept_time.take(which).python()] + [c.take(which).python() for c in kept_columns]
-        return [list(row) for row in zip(*out)]
+    def gather(which):
+        return kept_time.take(which), [c.take(which) for c in kept_columns]
 
-    return _Result(plan.measurement, outputs, plan.by, series_labels, starts_s, ends_s, index, fetch, count)
+    return _Result(plan.measurement, outputs, plan.by, series_labels, starts_s, ends_s, index, gather, count)
 
 
 def _aggregate_time(plan, outputs, selected, sorted_times, group_count):
@@ -1966,12 +2323,55 @@ def _count_distinct(column, positions, notnull, sorted_groups, group_count):
     return np.bincount(pairs // width, minlength=group_count).astype(np.int64)
 
 
+def _series_order(result, sorder):
+    """The permutation putting the series in ``sorder_by`` order (stable; missing values last)."""
+    count = len(result.starts)
+    keys = []
+    for column, descending in sorder:
+        name = column
+        if re.match(r"#\d+$", column):
+            number = int(column[1:])
+            if not 1 <= number <= len(result.names):
+                raise DQLError("DQL.InvalidParam", "sorder_by %s: the query has %d output columns"
+                               % (column, len(result.names)))
+            name = result.names[number - 1]
+        if name in result.names:
+            if bool(((result.ends - result.starts) > 1).any()):
+                raise DQLError("DQL.Unsupported", "sorder_by %s: ordering series by an output column needs one row "
+                                                  "per series (aggregates without an interval)" % column)
+            _, values = result.gather(result.order[result.starts]) if count else (None, [_empty_column(0)] *
+                                                                                    len(result.names))
+            keys.append(_sort_key(values[result.names.index(name)], np.arange(count), descending))
+        elif name in result.by:
+            labels = result.labels[result.by.index(name)]
+            uniques, codes = np.unique(labels.astype(str), return_inverse=True) if count else ([], np.zeros(0))
+            tag = _Column("cat", np.asarray(codes, dtype=np.int32).reshape(-1), np.array(uniques, dtype=object))
+            keys.append(_sort_key(tag, np.arange(count), descending))
+        else:
+            raise DQLError("DQL.InvalidParam", "sorder_by %s: neither an output column nor a BY tag of this query"
+                           % column)
+    return np.lexsort(keys[::-1]) if count else np.zeros(0, dtype=np.int64)
+
+
+def _arranged(result, plan, options):
+    """The series in ``sorder_by`` order, or shuffled when the server's order is unstable."""
+    if plan.sorder:
+        return result.reordered(_series_order(result, plan.sorder))
+    if options.shuffle_seed is not None and len(result.starts) > 1:
+        return result.reordered(np.random.RandomState(options.shuffle_seed).permutation(len(result.starts)))
+    return result
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
 
-def execute(store, query, now_ms):
-    """Answer one ``query`` object of a ``query_data_v1`` body: the ``content.data[]`` element."""
+def execute(store, query, now_ms, options=None):
+    """Answer one ``query`` object of a ``query_data_v1`` body: the ``content.data[]`` element.
+
+    ``options`` (an ``Options``) carries the server's settings for this request.
+    """
+    options = options or Options()
     started = _time.time()
     text = query.get("q") if isinstance(query, dict) else None
     if not isinstance(text, str) or not text.strip():
@@ -1979,21 +2379,43 @@ def execute(store, query, now_ms):
     parsed = parse(text)
     try:
         _check_request(query)
-        plan = _Plan(parsed, query, now_ms)
+        plan = _Plan(parsed, query, now_ms, options)
         explicit = [t for t in plan.targets if t.kind != "star"]
         if plan.single_field and len(explicit) > 1:
             raise DQLError("DQL.InvalidParam", _multiple_message([t.name for t in explicit]))
         result = store._result(plan)
         if plan.single_field and len(result.names) > 1:
             raise DQLError("DQL.InvalidParam", _multiple_message(result.names))
+        result = _arranged(result, plan, options)
+        limit = _cap(plan.limit, options.max_limit)
+        plan.check_window(limit, options)
+        after = None
+        if plan.deep:
+            series, after = result.page_after(plan.search_after, limit if plan.offset == 0 else None,
+                                              plan.descending, options.endless)
+            if plan.offset:
+                series = result.page(None, 0, limit, plan.offset, options.endless)
+                after = _last_sort_values(result, series, plan.offset)
+        else:
+            series = result.page(_cap(plan.slimit, options.max_slimit), plan.soffset, limit, plan.offset,
+                                 options.endless)
     except DQLError as exc:
         snippet = text.strip()
         snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
         raise DQLError(exc.code, "%s (query: %s)" % (exc, snippet))
-    series = result.page(plan.slimit, plan.soffset, plan.limit, plan.offset)
     fields = dict((o.name, o.field) for o in result.outputs)
     funcs = dict((o.name, [o.func]) for o in result.outputs if o.func)
-    return {
+    interval = plan.interval or 0
+    answer = {
+        "async_id": "",
+        "is_running": False,
+        "complete": False,
+        "next_cursor_time": plan.next_cursor,
+        "sample": plan.sample,
+        "interval": interval,
+        "window": interval,
+        "max_point": (plan.end - plan.start) // interval + 1 if interval else 0,
+        "scan_completed": False,
         "series": series,
         "column_names": list(result.names),
         "cost": "%dms" % int(round((_time.time() - started) * 1000)),
@@ -2001,6 +2423,17 @@ def execute(store, query, now_ms):
                         "fields": fields, "funcs": funcs},
         "total_hits": int(result.hits),
     }
+    if after is not None:
+        answer["search_after"] = after
+    return answer
+
+
+def _last_sort_values(result, series, offset):
+    """``search_after`` of an offset page of raw rows: its last row's time and table position."""
+    if not series:
+        return None
+    size = len(series[0]["values"])
+    return [series[0]["values"][-1][0], int(result.keys[(offset + size - 1) % len(result.keys)])]
 
 
 def _multiple_message(names):

@@ -2,8 +2,9 @@
 
 Endpoints: ``workspace/get``; ``self_built_checker`` get / list / create /
 modify / enable / disable / delete / batch_delete; ``outer_function/execute``
-(``guance__openapi.report_event``); ``events/create``; ``df/query_data_v1``
-(DQL, answered from the scenario's points by ``sandbox.dql``).
+(``guance__openapi.report_event``); ``events/create``; ``df/query_data_v1`` and
+``df/asynchronous/query_data`` (DQL, answered from the scenario's points by ``sandbox.dql``
+with the scenario's ``sandbox.dql`` settings, see ``sandbox.dql_service``).
 
 As documented (``open-api/*``):
 
@@ -46,7 +47,7 @@ import re
 import threading
 import uuid
 
-from guance_monitor_local.sandbox import dql
+from guance_monitor_local.sandbox import dql, dql_service
 from guance_monitor_local.sandbox.http import Response
 
 PREFIX = "/api/v1/"
@@ -132,6 +133,7 @@ class GuanceService(object):
             ("POST", "outer_function/execute"): self.outer_function_execute,
             ("POST", "events/create"): self.events_create,
             ("POST", "df/query_data_v1"): self.query_data_v1,
+            ("POST", "df/asynchronous/query_data"): self.query_data_asynchronous,
         }
 
     # -- service interface -----------------------------------------------------------------
@@ -421,19 +423,22 @@ class GuanceService(object):
     # -- DQL -------------------------------------------------------------------------------
 
     def query_data_v1(self, body):
-        queries = body.get("queries")
-        if not isinstance(queries, list) or not queries:
-            raise _BadRequest("ft.InvalidParam", "queries: expected a non-empty list")
-        data = []
-        for index, item in enumerate(queries):
-            if not isinstance(item, dict) or item.get("qtype") != "dql" or not isinstance(item.get("query"), dict):
-                raise _BadRequest("ft.InvalidParam",
-                                  "queries[%d]: expected {\"qtype\": \"dql\", \"query\": {\"q\": ...}}" % index)
-            try:
-                data.append(dql.execute(self.store, item["query"], self.sandbox.now_ms()))
-            except dql.DQLError as exc:
-                raise _BadRequest(exc.code, "queries[%d]: %s" % (index, exc))
-        return self.ok({"data": data})
+        return self._dql(body, "query_data_v1")
+
+    def query_data_asynchronous(self, body):
+        return self._dql(body, "asynchronous")
+
+    def _dql(self, body, endpoint):
+        with self._lock:
+            service = getattr(self, "_dql_service", None)
+            if service is None:
+                service = self._dql_service = dql_service.DQLService(
+                    self.store, self.sandbox.scenario.sandbox.get("dql"), self.sandbox.now_ms)
+        try:
+            content = getattr(service, endpoint)(body, endless=self.sandbox.effect("endless"))
+        except dql.DQLError as exc:
+            raise _BadRequest(exc.code, str(exc))
+        return self.ok(content)
 
 
 def _event_point(event, rule):

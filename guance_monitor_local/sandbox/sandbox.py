@@ -8,14 +8,18 @@
 Everything a client sends is checked the way the real service checks it
 (``DF-API-KEY``; ACS3-HMAC-SHA256 signatures) and answered in the real wire
 format. Faults from ``scenario.sandbox["faults"]`` or ``sandbox.faults.add``
-are applied before dispatch.
+(drawn with ``scenario.sandbox["fault_seed"]``) act around dispatch, as
+``sandbox.faults`` describes; a service reads the effects in force for the
+request it is handling with ``sandbox.effect(name)`` (``endless``).
 """
+import copy
+import json
 import threading
 import time
 
 from guance_monitor import clock
 from guance_monitor_local.sandbox import http
-from guance_monitor_local.sandbox.faults import FaultPlan
+from guance_monitor_local.sandbox.faults import FaultPlan, strip_paths
 
 
 class Sandbox(object):
@@ -23,8 +27,9 @@ class Sandbox(object):
         self.scenario = scenario
         self.host = host
         self.port = port
-        self.faults = FaultPlan(scenario.sandbox.get("faults") or [])
-        self.calls = []          # [{service, action, status, region, run}]
+        self.faults = FaultPlan(scenario.sandbox.get("faults") or [], seed=scenario.sandbox.get("fault_seed", 0))
+        self._request = threading.local()   # the fault effects of the request this thread handles
+        self.calls = []          # [{service, action, status, region, run[, fault]}]
         self.run_index = None    # index into scenario.runs, or None outside runs
         self._now_ms = None
         self._held_at = 0.0
@@ -120,34 +125,64 @@ class Sandbox(object):
             response = http.Response(404, {"code": 404, "errorCode": "Sandbox.NotFound", "success": False,
                                            "message": "the sandbox does not serve %s %s"
                                                       % (request.method, request.path)})
-            self._record("unknown", request.path, response.status, None)
+            self._record("unknown", request.path, response.status, None, None)
             return response
 
         faults = self.faults.pick(service.name, action, region, self.run_index)
         latency = sum(f.latency_ms for f in faults)
         if latency:
             time.sleep(latency / 1000.0)
-        for fault in faults:
-            if fault.drop:
-                self._record(service.name, action, "dropped", region)
-                raise http.DropConnection()
-        for fault in faults:
-            if fault.status is not None:
-                response = service.error(request, fault.status, fault.code, fault.message,
-                                         retry_after=fault.retry_after)
-                self._record(service.name, action, response.status, region)
-                return response
+        effect = ([f for f in faults if f.effect is not None] or [None])[0]
+        label = effect.effect if effect is not None else ("latency" if faults else None)
+        if label == "drop":
+            self._record(service.name, action, "dropped", region, label)
+            raise http.DropConnection()
+        if label == "status":
+            response = service.error(request, effect.status, effect.code, effect.message,
+                                     retry_after=effect.retry_after)
+            self._record(service.name, action, response.status, region, label)
+            return response
+        self._request.endless = effect is not None and effect.endless
         try:
             response = service.handle(request, action)
         except Exception as exc:  # noqa: BLE001 - a sandbox bug must not look like a silent answer
             response = service.error(request, 500, "Sandbox.InternalError", "%s: %s" % (type(exc).__name__, exc))
-        if any(f.drop_after_handling for f in faults):
-            self._record(service.name, action, "dropped-after-handling", region)
-            raise http.DropConnection()
-        self._record(service.name, action, response.status, region)
+        finally:
+            self._request.endless = False
+        if effect is not None:
+            response = self._mangle(response, effect)
+            if effect.drop_after_handling:
+                self._record(service.name, action, "dropped-after-handling", region, label)
+                raise http.DropConnection()
+        self._record(service.name, action, response.status, region, label)
         return response
 
-    def _record(self, service, action, status, region):
+    def effect(self, name):
+        """The value of fault effect ``name`` (``endless``) for the request this thread is handling."""
+        return getattr(self._request, name, False)
+
+    @staticmethod
+    def _mangle(response, fault):
+        """The real answer as the fault turns it: keys stripped, or replaced by other JSON or text."""
+        if fault.strip:
+            body = copy.deepcopy(response.body)
+            if isinstance(body, bytes):
+                try:
+                    body = json.loads(body.decode("utf-8"))
+                except ValueError:
+                    body = None
+            if isinstance(body, (dict, list)):
+                response.body = strip_paths(body, fault.strip)
+        if fault.body is not None:
+            headers = dict(response.headers, **{"Content-Type": "text/html;charset=UTF-8"})
+            return http.Response(fault.status or 200, fault.body.encode("utf-8"), headers)
+        if fault.has_json:
+            return http.Response(fault.status or 200, json.dumps(fault.json).encode("utf-8"), response.headers)
+        return response
+
+    def _record(self, service, action, status, region, fault):
+        call = {"service": service, "action": action, "status": status, "region": region, "run": self.run_index}
+        if fault is not None:
+            call["fault"] = fault
         with self._lock:
-            self.calls.append({"service": service, "action": action, "status": status,
-                               "region": region, "run": self.run_index})
+            self.calls.append(call)
