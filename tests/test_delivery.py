@@ -40,18 +40,29 @@ def test_what_certainly_did_not_arrive_is_retried_within_the_run(make_sandbox, t
     assert statuses(sandbox) == [503, 429, 200]
 
 
-def test_a_gateway_error_may_have_arrived_so_it_is_looked_up_next_run_then_sent_once(make_sandbox, tmp_path):
-    sandbox = make_sandbox(scenario([{"service": "guance", "action": EXECUTE, "status": 504, "runs": [0],
-                                      "body": "<html>504 Gateway Time-out</html>"}]))
+def test_a_broken_connection_may_have_arrived_so_it_is_looked_up_next_run_then_sent_once(make_sandbox, tmp_path):
+    sandbox = make_sandbox(scenario([{"service": "guance", "action": EXECUTE, "drop": True, "runs": [0]}]))
     path = write_startup(tmp_path, sandbox)
     run_each(sandbox, path, tmp_path, [0])
-    assert sandbox.events == [] and statuses(sandbox) == [504]   # not sent again blindly
+    assert sandbox.events == [] and statuses(sandbox) == ["dropped"]   # not sent again blindly
     run_each(sandbox, path, tmp_path, [1])
     # run 1 looked for run 0's event in Guance, did not find it, sent it, then its own
+    assert [c["run"] for c in sandbox.calls_of("guance", QUERY)] == [1]
     assert [e["run"] for e in sandbox.events] == [1, 1]
     assert len(set(e["df_event_id"] for e in sandbox.events)) == 2
     late = sandbox.events[0]["message"]
     assert u"延迟送达" in late and "Delivered late: detected at 2026-11-20 16:00:00" in late
+
+
+def test_a_gateway_timeout_after_guance_stored_the_events_is_not_sent_twice(make_sandbox, tmp_path):
+    """A 504 page from a gateway while the backend did the work: found by the look-up, not sent again."""
+    sandbox = make_sandbox(scenario([{"service": "guance", "action": EXECUTE, "status": 504, "runs": [0],
+                                      "body": "<html>504 Gateway Time-out</html>"}]))
+    path = write_startup(tmp_path, sandbox)
+    run_each(sandbox, path, tmp_path, [0, 1])
+    assert statuses(sandbox) == [504, 200]
+    assert [e["run"] for e in sandbox.events] == [0, 1]
+    assert len(set(e["df_event_id"] for e in sandbox.events)) == 2
 
 
 def test_a_batch_stored_before_the_connection_broke_is_not_sent_twice(make_sandbox, tmp_path):

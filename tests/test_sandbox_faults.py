@@ -24,7 +24,7 @@ def guance_data(faults, seed=None):
     data = {"runs": [T0 + 600000],
             "guance": {"points": {"logging": [{"measurement": "app", "time": T0 + i * 1000,
                                                "fields": {"n": i}} for i in range(30)]}},
-            "sandbox": {"faults": faults}}
+            "sandbox": {"faults": faults, "guance": {"rate_limit": False}}}   # many requests in one instant
     if seed is not None:
         data["sandbox"]["fault_seed"] = seed
     return data
