@@ -35,7 +35,9 @@ setup(
         "alibabacloud-credentials>=1.0.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "responses>=0.23"],
+        # markdown-it-py (CommonMark, and linkify as GFM-like renderers autolink) and Python-Markdown:
+        # the reports are rendered with both in the report-safety tests.
+        "test": ["pytest>=7", "responses>=0.23", "markdown-it-py[linkify]>=2.2", "Markdown>=3.3"],
     },
     entry_points={"console_scripts": ["guance-monitor=guance_monitor_local.cli:main"]},
 )

@@ -433,7 +433,7 @@ class _Gathering(object):
             where = ("configs[%d].regions: " % named[0]) if named else ""
             self.problem("region:%s" % region, u"%s地域 %s 不存在 / unknown region %s (%s: %s)" % (
                 where, region, region, what, error.reason))
-        elif error.transient:
+        elif error.transient and error.code != aliyun.MALFORMED:
             self.problem("degraded:%s" % region, u"地域 %s 降级：阿里云接口持续失败，该地域的实时数据缺失 / region %s degraded: "
                          u"Alibaba Cloud kept failing (%s: %s)" % (region, region, what, error.reason))
         else:
