@@ -224,3 +224,45 @@ def test_golden_files_have_the_documented_sections(name):
         for heading in (u"## 抢占式实例类型价格", u"## 抢占式实例类型历史价格", u"## 温馨建议 (Advice)"):
             assert heading in text
         assert name == "group.md" or u"## 抢占式实例详情 (Instance details)" in text
+
+
+# -- what a user meets (issue 9) ------------------------------------------------------------------
+
+def bid_below_event():
+    inst = instance(instance_id="i-bp1bidlow02", instance_name="api-02", zone_id="cn-hangzhou-i",
+                    spot_price_limit=0.12, source="guance")
+    event, _, _ = firing_event(inst, signals())
+    return event
+
+
+def test_same_spec_types_nest_under_their_advice_in_commonmark_and_python_markdown():
+    import markdown
+    from markdown_it import MarkdownIt
+    message = bid_below_event()["message"]
+    for html in (MarkdownIt("commonmark").render(message), markdown.markdown(message)):
+        segment = html.split(u"分散到相同规格")[1]                  # the 5th advice: spread across same-spec types
+        assert "</li>" not in segment.split("<ul>")[0]             # the list is inside that advice's item ...
+        nested = segment.split("<ul>")[1].split("</ul>")[0]
+        assert segment.split("</ul>")[1].lstrip().startswith("</li>")   # ... and ends with it
+        assert nested.count("<li>") == 2 and "<code>ecs.g8i.large</code>" in nested
+        assert "<code>ecs.g6.large</code>" in nested
+
+
+def test_the_history_table_lists_zones_in_the_price_tables_order():
+    message = bid_below_event()["message"]
+
+    def zones(section):
+        return [line.split(" | ")[0][2:] for line in message.split(section)[1].split("\n## ")[0].splitlines()
+                if line.startswith("| cn-hangzhou")]
+    assert zones(u"## 抢占式实例类型价格") == zones(u"## 抢占式实例类型历史价格")
+    assert zones(u"## 抢占式实例类型价格") == [u"cn-hangzhou-i（当前 current）", "cn-hangzhou-j", "cn-hangzhou-h"]
+
+
+def test_a_bid_below_the_market_first_says_what_to_do_now_about_the_running_instance():
+    event = bid_below_event()
+    first = event["message"].split(u"## 温馨建议 (Advice)")[1].strip().splitlines()[0]
+    assert first.startswith(u"1. **现在就处理这台正在运行的实例**")
+    assert u"Save its data and move traffic off it now" in first
+    assert u"a running instance's bid and billing cannot be changed" in first
+    assert u"pay-as-you-go, or spot bidding at least **0.164**" in first
+    assert event["title"] == u"抢占式实例出价低于市场价 / Spot bid below the market price: api-02 (i-bp1bidlow02)"
