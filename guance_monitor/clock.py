@@ -30,6 +30,7 @@ _wall = None       # callable -> aware datetime, or None for the real time
 _sleeper = None    # callable(seconds), or None for time.sleep
 _mono = None       # callable -> float seconds, or None for time.monotonic
 _followed = None   # the host's clock (an object with now, monotonic, sleep), or None
+_slept = 0.0       # seconds slept through sleep(), in total
 SLEEP_SLICE = 0.1
 
 
@@ -72,12 +73,13 @@ def sleep(seconds):
     if seconds <= 0:
         return
     sleeper = _sleeper
+    host = _followed
+    if sleeper is None and host is not None:
+        host.sleep(seconds)          # the host's clock counts it
+        return
+    _count_slept(seconds)
     if sleeper is not None:
         sleeper(seconds)
-        return
-    host = _followed
-    if host is not None:
-        host.sleep(seconds)
         return
     end = time.monotonic() + seconds
     while True:
@@ -85,6 +87,17 @@ def sleep(seconds):
         if left <= 0:
             return
         time.sleep(min(SLEEP_SLICE, left))
+
+
+def _count_slept(seconds):
+    global _slept
+    with _lock:
+        _slept += seconds
+
+
+def slept():
+    """Seconds slept through this clock so far (a held wall clock moves on by them)."""
+    return _slept
 
 
 def set_wall_clock(source):
@@ -103,7 +116,12 @@ def set_sleeper(sleeper, monotonic_source=None):
 
 
 class frozen(object):
-    """Context manager: the wall clock reads ``at`` (datetime, ISO text or epoch ms) inside."""
+    """Context manager: the wall clock holds at ``at`` (datetime, ISO text or epoch ms) inside.
+
+    It moves on only by what is slept through this clock (a backoff, the request pacer's
+    wait), so that everything waiting on the wall clock in a replay sees time pass
+    alike; computation takes no time.
+    """
 
     def __init__(self, at):
         self.at = parse_time(at)
@@ -112,7 +130,8 @@ class frozen(object):
     def __enter__(self):
         self._saved = _wall
         at = self.at
-        set_wall_clock(lambda: at)
+        base = _slept
+        set_wall_clock(lambda: at + datetime.timedelta(seconds=_slept - base))
         return at
 
     def __exit__(self, *exc):

@@ -74,7 +74,8 @@ class EventError(ValueError):
 
 
 def validate(event, where="event"):
-    """A normalised copy of ``event``: title one line, message text (capped), known status, tags dict."""
+    """A normalised copy of ``event``: title one line (cut at ``TITLE_LIMIT``), message text (capped at
+    ``MESSAGE_LIMIT``), known status, tags dict. Names from data can be long: cutting is not an error."""
     if not isinstance(event, dict):
         raise EventError("%s: expected a dict with title, message, status, got %s" % (where, type(event).__name__))
     unknown = sorted(set(event) - _KNOWN_KEYS - set(_LINKS))
@@ -85,8 +86,6 @@ def validate(event, where="event"):
         raise EventError("%s.title: required, one line of text" % where)
     if "\n" in title.strip() or "\r" in title:
         raise EventError("%s.title: must be one line" % where)
-    if len(title) > TITLE_LIMIT:
-        raise EventError("%s.title: longer than %d characters" % (where, TITLE_LIMIT))
     message = event.get("message")
     if not isinstance(message, str):
         raise EventError("%s.message: required, markdown text" % where)
@@ -106,7 +105,7 @@ def validate(event, where="event"):
         if not isinstance(key, str) or not key or isinstance(value, (dict, list)) or value is None:
             raise EventError("%s.dimension_tags.%s: expected a text value" % (where, key))
         clean_tags[key] = value if isinstance(value, str) else str(value)
-    clean = {"title": title.strip(), "message": cap_message(message), "status": status,
+    clean = {"title": _one_line(title, TITLE_LIMIT), "message": cap_message(message), "status": status,
              "dimension_tags": clean_tags}
     for key in ("df_event_id",) + _LINKS:
         if event.get(key):

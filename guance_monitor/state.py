@@ -133,8 +133,7 @@ class MemoryStore(Store):
 
     def incr(self, key, by=1, expires=None):
         with self._lock:
-            current = self.get(key, 0)
-            value = (current if isinstance(current, int) else 0) + int(by)
+            value = _as_int(self.get(key, 0)) + int(by)
             item = self._data.get(key)
             keep = item[1] if item is not None else _expiry(expires)
             self._data[key] = (json.dumps(value), keep)
@@ -215,8 +214,7 @@ class FileStore(Store):
 
     def incr(self, key, by=1, expires=None):
         with self._exclusive():
-            current = self.get(key, 0)
-            value = (current if isinstance(current, int) else 0) + int(by)
+            value = _as_int(self.get(key, 0)) + int(by)
             self.set(key, value, expires)
             return value
 
@@ -295,6 +293,18 @@ class FuncCacheStore(Store):
         if expires and value == int(by):
             self.cache.expire(key, int(max(1, expires)), **self._kwargs())
         return value
+
+
+def _as_int(value):
+    """A stored counter: an int, or the text of one (a cache that keeps text, as Redis does); else 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
 
 
 def _epoch():

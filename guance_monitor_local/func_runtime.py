@@ -145,13 +145,15 @@ class LocalCache(object):
 
     def set(self, key, value, scope=None, expire=None, not_exists=False, expires=None):
         full = self._key(key, scope)
-        if not_exists and self.store.get(full) is not None:
-            return None
+        if not_exists:     # Redis SET NX: atomic, across processes too
+            return True if self.store.add(full, self._text(value), expires=expire or expires) else None
         self.store.set(full, self._text(value), expires=expire or expires)
         return True
 
     def get(self, key, scope=None):
         value = self.store.get(self._key(key, scope))
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)       # a counter, as Redis answers it
         return value if value is None or isinstance(value, str) else None
 
     def getset(self, key, value, scope=None):
@@ -175,9 +177,7 @@ class LocalCache(object):
         return self.incrby(key, step, scope)
 
     def incrby(self, key, step=1, scope=None):
-        value = int(self.get(key, scope) or 0) + int(step)
-        self.set(key, value, scope)
-        return value
+        return self.store.incr(self._key(key, scope), int(step))
 
     def hset(self, key, field, value, scope=None, not_exists=False):
         full = self._key(key, scope)

@@ -32,7 +32,7 @@ class Sandbox(object):
         self.calls = []          # [{service, action, status, region, run[, fault]}]
         self.run_index = None    # index into scenario.runs, or None outside runs
         self._now_ms = None
-        self._held_at = 0.0
+        self._held_at = 0.0        # clock.slept() when the time was held
         self._lock = threading.Lock()
         self._server = None
         self.services = services if services is not None else self._default_services()
@@ -85,13 +85,13 @@ class Sandbox(object):
 
     def set_now(self, when):
         self._now_ms = clock.to_ms(clock.parse_time(when))
-        self._held_at = clock.monotonic()
+        self._held_at = clock.slept()
 
     def running_ms(self):
-        """The held time plus what the (injectable) monotonic clock counted since: how rate windows see time pass."""
+        """The held time plus what was slept through the clock since (as a held wall clock moves): rate windows."""
         if self._now_ms is None:
             return clock.to_ms(clock.now())
-        return self._now_ms + int((clock.monotonic() - self._held_at) * 1000)
+        return self._now_ms + int((clock.slept() - self._held_at) * 1000)
 
     def now_ms(self):
         return self._now_ms if self._now_ms is not None else clock.to_ms(clock.now())
@@ -181,7 +181,8 @@ class Sandbox(object):
         return response
 
     def _record(self, service, action, status, region, fault):
-        call = {"service": service, "action": action, "status": status, "region": region, "run": self.run_index}
+        call = {"service": service, "action": action, "status": status, "region": region, "run": self.run_index,
+                "at_ms": self.running_ms()}
         if fault is not None:
             call["fault"] = fault
         with self._lock:
