@@ -10,6 +10,9 @@ Unknown keys are ignored. Points are normalised to
 ``{"measurement", "tags", "fields", "time_ms"}``; times may be ISO 8601 UTC
 or epoch milliseconds.
 
+``Scenario.moved_to(now, index)`` shifts every time of a scenario so that one of its
+runs is the current minute (``timeshift`` says what is moved).
+
 Benchmarks that generate millions of points skip the dicts: ``add_frame``
 attaches a pandas DataFrame (``time_ms`` + tag columns + field columns).
 """
@@ -18,6 +21,7 @@ import json
 import os
 
 from guance_monitor import clock
+from guance_monitor_local import timeshift
 
 NAMESPACES = {
     "metric": "M",
@@ -115,6 +119,29 @@ class Scenario(object):
                     top = int(frame["time_ms"].max())
                     latest = top if latest is None else max(latest, top)
         return latest
+
+    def shifted(self, delta_ms):
+        """This scenario with every time in it moved by ``delta_ms`` (``timeshift``)."""
+        moved = from_dict(timeshift.shift_scenario_data(self.raw, delta_ms), source=self.source)
+        moved.runs = [clock.from_ms(clock.to_ms(when) + delta_ms) for when in self.runs]
+        for namespace, frames in self.frames.items():
+            for measurement, frame, tag_columns in frames:
+                frame = frame.copy()
+                frame["time_ms"] = frame["time_ms"] + delta_ms
+                moved.frames[namespace].append((measurement, frame, tag_columns))
+        return moved
+
+    def run_index(self, index):
+        """``index`` into ``runs`` (negative counts from the end); ScenarioError when out of range."""
+        if not -len(self.runs) <= index < len(self.runs):
+            raise ScenarioError("runs: no run %d; this scenario has %d run%s (0 to %d)" % (
+                index, len(self.runs), "" if len(self.runs) == 1 else "s", len(self.runs) - 1))
+        return index % len(self.runs)
+
+    def moved_to(self, now, index=-1):
+        """This scenario shifted by whole minutes so that ``runs[index]`` is the minute of ``now``."""
+        run_ms = clock.to_ms(self.runs[self.run_index(index)])
+        return self.shifted(timeshift.whole_minutes_back(run_ms, clock.to_ms(clock.parse_time(now))))
 
     def studio_for(self, check):
         for entry in self.studio:
