@@ -259,6 +259,7 @@ class GuanceService(object):
                 event["run"] = self.sandbox.run_index
                 event["received_ms"] = self.sandbox.now_ms()
                 self.events.append(event)
+                self.sandbox.event_received(event)
                 accepted += 1
         return self.ok({"error": 200, "message": "", "detail": None,
                         "data": {"result": {"accepted": accepted, "duplicates": len(events) - accepted}}})
