@@ -67,6 +67,9 @@ class PackageLibrary(object):
     def has(self, script_id):
         return script_id in self.paths
 
+    def ids(self):
+        return sorted(self.paths)
+
     def source(self, script_id):
         if script_id not in self._cache:
             self._cache[script_id] = market.read_script(self.paths[script_id], script_id)
@@ -94,6 +97,9 @@ class MarketLibrary(object):
     def has(self, script_id):
         return script_id in self.paths
 
+    def ids(self):
+        return sorted(self.paths)
+
     def source(self, script_id):
         with open(self.paths[script_id], "r", encoding="utf-8") as handle:
             return handle.read()
@@ -111,6 +117,9 @@ class OverlayLibrary(object):
 
     def has(self, script_id):
         return script_id in self.extra or self.base.has(script_id)
+
+    def ids(self):
+        return sorted(set(self.extra) | set(self.base.ids()))
 
     def source(self, script_id):
         return self.extra[script_id][0] if script_id in self.extra else self.base.source(script_id)
@@ -471,7 +480,9 @@ class Task(object):
                     globals[import_name] = module.__dict__[import_name]
             return module
         if "__" in name and "." not in name and name != "__future__" and not name.startswith("_"):
-            raise CustomImportError("no script %r in the script library (Func would look it up as a script)" % name)
+            close = difflib.get_close_matches(name, self.runtime.library.ids(), n=1, cutoff=0.6)
+            hint = "did you mean %r?" % close[0] if close else "Func would look it up as a script"
+            raise CustomImportError("no script %r in the script library (%s)" % (name, hint))
         return builtins.__import__(name, globals, locals, fromlist or (), level)
 
     def import_script(self, script_id, parent_scope=None):

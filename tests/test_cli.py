@@ -149,14 +149,14 @@ def test_run_script_with_a_syntax_error(tmp_path, capsys):
     script = write(tmp_path, "broken.py", "x = 1\ndef (:\n")
     status, _, err = run(["run", script, "--state-dir", str(tmp_path / "s")], capsys)
     assert status == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("guance-monitor run: startup__broken: syntax error, line 2")
+    assert err.startswith("guance-monitor run: %s:2: syntax error: invalid syntax" % script)
 
 
 def test_run_script_with_bad_api_options(tmp_path, capsys):
     script = write(tmp_path, "opts.py", "@DFF.API('t', timeout=5000)\ndef run():\n    return 1\n")
     status, _, err = run(["run", script, "--state-dir", str(tmp_path / "s")], capsys)
     assert_usage_error(status, err, "run",
-                       "startup__opts: `timeout` should be between `1` and `3600` (seconds)")
+                       "%s:1: `timeout` should be between `1` and `3600` (seconds)" % script)
 
 
 # -- run -----------------------------------------------------------------------------------------
