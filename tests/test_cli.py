@@ -33,12 +33,12 @@ def assert_usage_error(status, err, command, text):
 # -- help ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command, options", [
-    ([], ["demo", "run", "serve", "sandbox", "export-market"]),
-    (["demo"], ["--scenario", "--check", "--out"]),
-    (["run"], ["SCRIPT", "--func", "--kwargs", "--env", "--state-dir", "--market"]),
-    (["serve"], ["SCRIPT", "--env", "--state-dir", "--market"]),
-    (["sandbox"], ["SCENARIO", "--port", "--run"]),
-    (["export-market"], ["DIR"]),
+    ([], ["demo", "run", "serve", "sandbox", "export-market", "--debug"]),
+    (["demo"], ["--scenario", "--check", "--out", "--now", "task.log", "--debug"]),
+    (["run"], ["SCRIPT", "--func", "--kwargs", "--at", "--env", "--state-dir", "--market", "--debug"]),
+    (["serve"], ["SCRIPT", "--env", "--state-dir", "--market", "--debug"]),
+    (["sandbox"], ["SCENARIO", "--port", "--run", "--now", "--out", "/_sandbox/events", "--debug"]),
+    (["export-market"], ["DIR", "--debug"]),
 ])
 def test_help_of_each_command(command, options, capsys):
     with pytest.raises(SystemExit) as info:
