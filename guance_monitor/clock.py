@@ -163,17 +163,20 @@ class FakeSleep(object):
 
 
 class Accelerated(object):
-    """Sleeping that does not wait: ``sleep`` returns at once, and the monotonic clock jumps by what was slept.
+    """Sleeping that does not wait: ``sleep`` returns at once, and the clocks jump by what was slept.
 
-    Real time still passes as usual (real latency still spends the budget); only the
-    waits of backoff and pacing are skipped. For replays and tests: the demo replays a
-    day's runs without sitting through the request pacer's minutes.
+    The monotonic clock is the real one plus what was slept; so is the wall clock, unless a
+    test holds it (``frozen``, which moves by what is slept too). Real time still passes as
+    usual (real latency still spends the budget); only the waits of backoff and pacing are
+    skipped. For replays and tests: the demo replays a day's runs without sitting through the
+    request pacer's minutes.
     """
 
     def __init__(self):
         self.slept = 0.0
         self.waits = []
         self._lock = threading.Lock()
+        self._saved = None
 
     def sleep(self, seconds):
         if seconds > 0:
@@ -184,20 +187,26 @@ class Accelerated(object):
     def monotonic(self):
         return time.monotonic() + self.slept
 
+    def now(self):
+        return datetime.datetime.now(UTC) + datetime.timedelta(seconds=self.slept)
+
     def install(self):
+        self._saved = (_wall, _sleeper, _mono)
         set_sleeper(self.sleep, self.monotonic)
+        if _wall is None:
+            set_wall_clock(self.now)
         return self
 
-    @staticmethod
-    def uninstall():
-        set_sleeper(None, None)
+    def uninstall(self):
+        saved = self._saved or (None, None, None)
+        set_wall_clock(saved[0])
+        set_sleeper(saved[1], saved[2])
 
     def __enter__(self):
-        self._saved = (_sleeper, _mono)
         return self.install()
 
     def __exit__(self, *exc):
-        set_sleeper(*self._saved)
+        self.uninstall()
         return False
 
 

@@ -9,7 +9,10 @@ It does what Func's worker does for a task (see the contract, section 1):
   refuses a missing or falsy ``name``, as Func does; other names are normal imports;
 - ``DFF.API`` validates its options as Func does and sets the same attributes on the
   function; ``DFF.ENV``, ``DFF.CACHE`` (files under the state directory, scoped per
-  script), ``DFF.STORE``, ``DFF.SIGN``, ``DFF.CONFIG``, ``DFF.CTX``, ``DFF.LOG``;
+  script), ``DFF.STORE``, ``DFF.SIGN``, ``DFF.CONFIG``, ``DFF.CTX``, ``DFF.LOG``, each also
+  under its lower-case alias as in Func; an unknown ``DFF.<name>`` raises AttributeError
+  naming it (Func answers None); ``DFF.SIGN``'s secret lives in the user's configuration
+  directory (``_local_secret``), not in the state directory;
 - the task's ``timeout`` is enforced: the function is interrupted when it runs out.
 
 Scripts come from a library: this repository's script sets (package-form imports
@@ -17,6 +20,7 @@ rewritten into Func form on load), or an exported script market directory.
 """
 import builtins
 import ctypes
+import difflib
 import functools
 import hashlib
 import inspect
@@ -68,6 +72,9 @@ class PackageLibrary(object):
     def has(self, script_id):
         return script_id in self.paths
 
+    def ids(self):
+        return sorted(self.paths)
+
     def source(self, script_id):
         if script_id not in self._cache:
             self._cache[script_id] = market.read_script(self.paths[script_id], script_id)
@@ -95,6 +102,9 @@ class MarketLibrary(object):
     def has(self, script_id):
         return script_id in self.paths
 
+    def ids(self):
+        return sorted(self.paths)
+
     def source(self, script_id):
         with open(self.paths[script_id], "r", encoding="utf-8") as handle:
             return handle.read()
@@ -112,6 +122,9 @@ class OverlayLibrary(object):
 
     def has(self, script_id):
         return script_id in self.extra or self.base.has(script_id)
+
+    def ids(self):
+        return sorted(set(self.extra) | set(self.base.ids()))
 
     def source(self, script_id):
         return self.extra[script_id][0] if script_id in self.extra else self.base.source(script_id)
@@ -279,7 +292,12 @@ class LocalStoreHelper(object):
 
 
 class LocalDFF(object):
-    """The ``DFF`` object of one script scope."""
+    """The ``DFF`` object of one script scope.
+
+    Its helpers answer under their name and its lower-case alias, as in Func; an unknown
+    name raises AttributeError naming it (with a did-you-mean), where Func would answer None
+    and leave the user with a ``'NoneType' object is not callable`` far from the typo.
+    """
 
     def __init__(self, task, scope, script_id):
         self._task = task
@@ -307,8 +325,32 @@ class LocalDFF(object):
                                         expires, cache_result, queue, category, tags, is_hidden)
 
     def __getattr__(self, name):
-        # Func's DFF answers None for helpers it does not have.
-        return None
+        # Only reached for names not set above. Func also answers the lower-case alias of each
+        # helper (``DFF.api``, ``DFF.env``); any other name is a mistake, said so, not a silent None.
+        helpers = self.helper_names()
+        if name == name.lower() and name.upper() in helpers:
+            return getattr(self, name.upper())
+        raise AttributeError(unknown_dff_attribute(name, helpers))
+
+    def helper_names(self):
+        """The ``DFF.<NAME>`` helpers of this runtime."""
+        return sorted(set(n for n in vars(self) if n.isupper()) | {"API"})
+
+
+# What DataFlux Func's ``DFF`` offers that the local runtime does not (contract, section 1.3).
+FUNC_ONLY_HELPERS = ("CONN", "SRC", "SQL", "RSRC", "RESP", "RESP_FILE", "RESP_LARGE_DATA", "REDIRECT", "FUNC",
+                     "BLUEPRINT", "THREAD", "SYS_DB", "SYS_CACHE_DB", "SYNC_API", "ASYNC_API", "CRON_JOB",
+                     "CRONTAB_CONFIG", "GUANCE_OPENAPI", "DATAKIT", "DATAWAY", "TOOLKIT", "EXTRA_GUANCE_DATA", "VAR")
+
+
+def unknown_dff_attribute(name, known):
+    """The message for ``DFF.<name>`` that the local runtime does not have, with a did-you-mean."""
+    if name in FUNC_ONLY_HELPERS:
+        return "DFF.%s exists in DataFlux Func but not in the local runtime" % name
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6) or \
+        difflib.get_close_matches(name.upper(), list(known), n=1, cutoff=0.6)
+    hint = " (did you mean DFF.%s?)" % close[0] if close else ""
+    return "DFF has no attribute %r%s" % (name, hint)
 
 
 class EnvHelper(object):
@@ -443,7 +485,9 @@ class Task(object):
                     globals[import_name] = module.__dict__[import_name]
             return module
         if "__" in name and "." not in name and name != "__future__" and not name.startswith("_"):
-            raise CustomImportError("no script %r in the script library (Func would look it up as a script)" % name)
+            close = difflib.get_close_matches(name, self.runtime.library.ids(), n=1, cutoff=0.6)
+            hint = "did you mean %r?" % close[0] if close else "Func would look it up as a script"
+            raise CustomImportError("no script %r in the script library (%s)" % (name, hint))
         return builtins.__import__(name, globals, locals, fromlist or (), level)
 
     def import_script(self, script_id, parent_scope=None):
@@ -707,11 +751,59 @@ def _raise_in_thread(thread, exc_type):
 
 
 def _local_secret(store):
-    secret = store.get("func-secret")
-    if not secret:
-        secret = hashlib.sha256(os.urandom(32)).hexdigest()
-        store.set("func-secret", secret)
+    """The signing secret outside Func (what ``DFF.SIGN``, hence the inspection's refKey, uses).
+
+    ``$GUANCE_MONITOR_FUNC_SECRET`` when set; else the file ``func-secret`` in the user's
+    configuration directory (``config_dir()``), made once. It does not live in the state
+    directory, so moving the state does not register a second inspection. A secret that an
+    earlier version kept in the state directory (``store``) is adopted when there is no file yet.
+    """
+    secret = os.environ.get(FUNC_SECRET_ENV)
+    if secret:
+        return secret
+    return read_or_create_secret(os.path.join(config_dir(), SECRET_FILE), lambda: store.get("func-secret"))
+
+
+FUNC_SECRET_ENV = "GUANCE_MONITOR_FUNC_SECRET"
+CONFIG_DIR_ENV = "GUANCE_MONITOR_CONFIG_DIR"
+SECRET_FILE = "func-secret"
+
+
+def config_dir():
+    """``$GUANCE_MONITOR_CONFIG_DIR``, else ``~/.config/guance-monitor``."""
+    return os.environ.get(CONFIG_DIR_ENV) or os.path.join(os.path.expanduser("~"), ".config", "guance-monitor")
+
+
+def read_or_create_secret(path, earlier=lambda: None):
+    """The secret in ``path``; created (mode 0600) from ``earlier()`` or at random when absent.
+
+    Two processes starting at once agree: the file appears whole and only once; the loser reads it.
+    """
+    existing = _read_secret(path)
+    if existing:
+        return existing
+    secret = earlier() or hashlib.sha256(os.urandom(32)).hexdigest()
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    temporary = os.path.join(folder, ".%s.%s" % (os.path.basename(path), uuid.uuid4().hex))
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+    try:
+        os.link(temporary, path)   # appears whole, and only if absent
+    except FileExistsError:
+        secret = _read_secret(path) or secret
+    finally:
+        os.unlink(temporary)
     return secret
+
+
+def _read_secret(path):
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return None
 
 
 def script_id_for_path(path):

@@ -366,6 +366,7 @@ class GuanceService(object):
                 event["run"] = self.sandbox.run_index
                 event["received_ms"] = self.sandbox.now_ms()
                 self.events.append(event)
+                self.sandbox.event_received(event)
                 visible = self.sandbox.running_ms() + int(self.settings["event_visible_after_s"] * 1000)
                 self._unpublished.append((visible, _event_point(event, rule)))
         self._publish_due_events()
