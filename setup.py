@@ -33,6 +33,7 @@ setup(
         "alibabacloud-tea-openapi>=0.4.6",
         "darabonba-core>=1.0.9",
         "alibabacloud-credentials>=1.0.0",
+        "python-dateutil>=2.8.2",
     ],
     extras_require={
         # markdown-it-py (CommonMark, and linkify as GFM-like renderers autolink) and Python-Markdown:

@@ -68,7 +68,8 @@ def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
         "excluded_rows": excluded_rows(ns),
         "notes": list(ns.notes),
     }
-    title = templates.FIRING_TITLE.format(cluster=title_name(ns.cluster), namespace=title_name(ns.namespace),
+    title = templates.FIRING_TITLE.format(cluster=report.md(title_name(ns.cluster)),
+                                          namespace=report.md(title_name(ns.namespace)),
                                           ratio=report.pct(figs["ratio"]), baseline=report.pct(ns.baseline),
                                           cause=cause_label(main))
     return {"title": title, "status": decision.status, "message": report.render(templates.FIRING, **view),
@@ -353,7 +354,8 @@ def recovered_event(cluster, namespace, decision, runs, ns=None, start_ms=None, 
             "figures": figs, "baseline": baseline, "start_ms": start_ms, "end_ms": end_ms, "since_ms": since_ms,
             "since_seconds": (end_ms - since_ms) / 1000.0 if since_ms and end_ms else None,
             "previous": (decision.previous or {}).get("status")}
-    title = templates.RECOVERED_TITLE.format(cluster=title_name(cluster), namespace=title_name(namespace),
+    title = templates.RECOVERED_TITLE.format(cluster=report.md(title_name(cluster)),
+                                             namespace=report.md(title_name(namespace)),
                                              ratio=report.pct(figs["ratio"]), baseline=report.pct(baseline))
     return {"title": title, "status": "ok", "message": report.render(templates.RECOVERED, **view),
             "dimension_tags": analyse.dimension_tags(cluster, namespace)}
