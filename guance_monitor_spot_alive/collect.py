@@ -68,6 +68,7 @@ INVENTORY_VERSION = 1
 SAME_SPEC_PER_PAIRS = 10                   # new same-spec look-ups per run: one per 10 markets
 SAME_SPEC_MIN = 3                          # ... and at least this many (the rest: later runs, from the cache)
 PROBLEM_LIMIT = 10                         # instance IDs named per data problem
+SPARE_S = 5.0                              # phase 2's optional look-ups need this much of the budget left
 SPOT_SEEN_KEY = "spot-seen"                # when a run last saw spot instances (the no-data rule)
 REGION_CODES = ("InvalidRegionId.NotFound", "InvalidParams.RegionId", "Invalid.RegionId", "InvalidRegionId")
 
@@ -99,7 +100,11 @@ def gather(cloud, client, store, account, selection, keep, previous, now_ms, dea
     run.lap("signals")
     run.look_up(follow_ups(run.observation, selection.regions()))
     run.market()                    # what the look-ups added, and the released instances
-    run.alternatives()
+    if deadline is not None and deadline.remaining() is not None and deadline.remaining() < SPARE_S:
+        run.problem("budget", u"运行时间预算将尽，本次未查询同规格备选 / the run's time budget is nearly spent: same-spec "
+                              u"alternatives were not looked up this run")
+    else:
+        run.alternatives()
     return run.finish()
 
 

@@ -169,7 +169,7 @@ def _group_plan(out, key, decisions, group_decision, is_grouped, firing_ids, eva
             instance=observation.instances[instance_id], evaluation=evaluations[instance_id],
             status=evaluations[instance_id].severity, reason=decision.reason if decision else "ungrouped",
             since_ms=decision.since_ms if decision else (previous.get(instance_id) or {}).get("since_ms")))
-    for decision, instance in sorted(recovered, key=lambda pair: pair[0].key):
+    for decision, instance in sorted(recovered, key=lambda item: item[0].key):
         if _individually_open(decision) or group_decision is None:
             out.instances.append(_instance_decision(decision, instance, evaluation(decision.key), observation))
 

@@ -241,3 +241,18 @@ def test_records_work_in_a_script_run_by_exec_outside_sys_modules(make_runtime):
     assert plan.actions == [] and plan.instances == [] and "Plan(now_ms=" in repr(plan)
     action = scope["Action"]("drain_node", "i-1")
     assert scope["dataclasses"].replace(action, reason="recycling").reason == "recycling"
+
+
+def test_gather_without_cloud_or_guance_says_what_is_missing_and_keeps_to_its_budget():
+    from guance_monitor import retry
+
+    class NoCloud(object):
+        unavailable = "no Alibaba Cloud credentials"
+        calls, retries, failed_regions = {}, 0, {}
+
+    observation = collect.gather(NoCloud(), None, state.MemoryStore(), options.parse_account({}),
+                                 options.Selection([]), lambda instance: True, {}, NOW, retry.Deadline(1.0))
+    texts = dict((p.key, p.text) for p in observation.problems)
+    assert "no Alibaba Cloud credentials" in texts["cloud"] and "no Guance client" in texts["inventory"]
+    assert "same-spec alternatives were not looked up this run" in texts["budget"]
+    assert observation.inventory.objects is None and observation.instances == {}
