@@ -64,7 +64,6 @@ class MarketData:
     same_spec_errors: Dict[Tuple[str, int, float], str] = field(default_factory=dict)
     fetched: Dict[str, int] = field(default_factory=lambda: {"price": 0, "price_cached": 0, "advice": 0,
                                                               "stock": 0, "same_spec": 0})
-    derived: dict = field(default_factory=dict, compare=False, repr=False)  # figures worked out from the above
 
 
 @dataclasses.dataclass
@@ -86,6 +85,9 @@ class Observation:
     cloud_unavailable: Optional[str] = None                    # why no Alibaba Cloud call could be made
     spot_seen_ms: Optional[int] = None                         # when a run last saw spot instances (before this)
     stats: dict = field(default_factory=dict)                  # calls, queries, seconds: for the task log
+    # What the evaluate stage works out from this observation (price figures, ranked zones, findings), kept
+    # so that collect's ranking of urgent instances and the evaluate stage each work it out once.
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclasses.dataclass

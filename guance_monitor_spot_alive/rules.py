@@ -295,17 +295,24 @@ def evaluate_all(observation, selection, with_advice=True):
     """{instance_id: Evaluation} for every selected instance alive now, and every released one.
 
     ``with_advice=False``: findings only (no notes, no advice) -- how ``collect`` ranks the
-    instances whose same-spec alternatives it looks up.
+    instances whose same-spec alternatives it looks up. The findings of an instance are worked
+    out once per observation (kept in ``observation.derived``), so that ranking costs nothing here.
     """
     views = _Views(observation)
+    known = observation.derived.setdefault("evaluations", {})
     out = {}
     for instance_id, instance in sorted(observation.instances.items()):
-        settings = selection.settings(instance)
-        view = views.of(instance, settings["history_days"])
-        evaluation = evaluate(instance, view, signals_of(instance_id, instance, observation), settings,
-                              observation.now_ms)
-        evaluation.missing = list(instance.get("notes") or []) + evaluation.missing
-        evaluation.settings, evaluation.view = settings, view
+        if instance_id in known and known[instance_id][0] is instance:
+            evaluation = known[instance_id][1]
+        else:
+            settings = selection.settings(instance)
+            view = views.of(instance, settings["history_days"])
+            evaluation = evaluate(instance, view, signals_of(instance_id, instance, observation), settings,
+                                  observation.now_ms)
+            evaluation.missing = list(instance.get("notes") or []) + evaluation.missing
+            evaluation.settings, evaluation.view = settings, view
+            known[instance_id] = (instance, evaluation)
+        settings, view = evaluation.settings, evaluation.view
         if with_advice:
             evaluation.notes = notes_of(evaluation.missing, instance, observation.problems)
             if evaluation.severity:
@@ -376,13 +383,13 @@ def same_spec_of(instance, observation):
 
 class _Views(object):
     """The market view of an instance's type in its region; figures and ranked zones worked out once per run
-    (kept in ``MarketData.derived``: they follow from the market data alone)."""
+    (kept in ``Observation.derived``: they follow from the market data alone)."""
 
     def __init__(self, observation):
         self.market = observation.market
         self.now_ms = observation.now_ms
-        self._figures = self.market.derived.setdefault("figures", {})
-        self._rows = self.market.derived.setdefault("rows", {})
+        self._figures = observation.derived.setdefault("figures", {})
+        self._rows = observation.derived.setdefault("rows", {})
 
     def of(self, instance, days):
         key = market_key(instance)
