@@ -327,6 +327,33 @@ def explain_pod(pod, obj, events, start_ms, end_ms):
             "exit0": all(c == "expected" for c in causes), "yaml": yaml_state, "spec": spec}
 
 
+def disruption_detail(obj, events):
+    """What a disrupted pod's object and events say: ``{"cause", "reason", "containers", "yaml"}``.
+
+    The pod-level status reason (``Evicted``, ``BidFailed``…) names the cause when the YAML
+    has it; otherwise the latest eviction or node/spot event about the pod does.
+    """
+    spec, _ = pod_from_message((obj or {}).get("message"))
+    reason, message = pod_level_status(spec)
+    cause = WAITING_CAUSES.get(reason)
+    if cause is None:
+        for event in events:
+            found = classify_event(event)
+            if found and found[0] in ("eviction", "node_spot"):
+                cause = found[0]
+                break
+    text = ("%s: %s" % (reason, message)).strip(": ") if reason else ""
+    return {"cause": cause, "reason": text or None, "containers": containers(spec) if spec else [],
+            "yaml": "status" if has_status(spec) else ("spec" if spec else "none")}
+
+
+def oom_suspected(obj, events):
+    """True when a pod's object or events speak of an OOM kill (its containers' memory is then worth a look)."""
+    if (obj or {}).get("status") == "OOMKilled" or "OOMKilled" in str((obj or {}).get("message") or ""):
+        return True
+    return any((classify_event(e) or (None,))[0] == "oom" for e in events)
+
+
 # -- quantities and advice figures --------------------------------------------------------------
 
 def parse_quantity(value):

@@ -1,14 +1,20 @@
-"""Render: the event of a namespace (title, markdown report) from its assessment. No I/O.
+"""Render: the run's events from its ``Plan``, its namespaces and its facts. No I/O.
 
-``firing_event`` builds the report of a firing (new, escalated, de-escalated,
-reminder) namespace; ``recovered_event`` the ``ok`` that closes it. Names
-from the data are escaped by the templates' ``code``/``md`` filters and
-``table``; long tables are cut with a count.
+``events(plan, namespaces, obs)`` builds, in order: the report of each firing
+(new, escalated, de-escalated, reminder) namespace (``firing_event``) or the
+``ok`` that closes it (``recovered_event``); the incomplete-data warning naming
+what the queries could not fetch, or its ``ok`` (``data_event``); the no-data
+warnings of sources gone silent, or their ``ok`` (``silence_events``).
+``log_lines`` says in the task log what was skipped or had no data. Names from
+the data are escaped by the templates' ``code``/``md`` filters and ``table``;
+long tables are cut with a count.
 """
+from guance_monitor import checker
 from guance_monitor import clock
 from guance_monitor import report
 from guance_monitor_k8s_pod_restart import analyse
 from guance_monitor_k8s_pod_restart import causes
+from guance_monitor_k8s_pod_restart import scopes
 from guance_monitor_k8s_pod_restart import templates
 
 NAME_LIMIT = 60          # cluster / namespace length in a title
@@ -37,6 +43,29 @@ def baseline_text(windows):
     return u"最近 %d 个正常窗口的中位数 / median of the last %d clean windows" % (windows, windows)
 
 
+# -- the run's events ---------------------------------------------------------------------------
+
+def events(plan, namespaces, obs):
+    """Every event of the run, from its plan."""
+    start_ms, end_ms = obs.window.start_ms, obs.window.end_ms
+    out = []
+    for decision in plan.alerts:
+        ns = namespaces.get(decision.key)
+        if decision.status == "ok":
+            cluster, namespace = analyse.split_key(decision.key) or ("", decision.key)
+            out.append(recovered_event(cluster, namespace, decision, plan.recover_after.get(decision.key), ns,
+                                       start_ms, end_ms))
+        elif ns is not None:
+            uids = set(p["uid"] for p in ns.pods)
+            memory = dict((k, v) for k, v in obs.memory.items() if k[0] in uids)
+            out.append(firing_event(ns, decision, start_ms, end_ms, memory,
+                                    [e for e in obs.events if e.get("uid") in uids]))
+    if plan.data is not None:
+        out.append(data_event(plan, end_ms))
+    out.extend(silence_events(plan.silence, end_ms))
+    return out
+
+
 # -- firing -----------------------------------------------------------------------------------
 
 def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
@@ -52,9 +81,9 @@ def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
         "cluster": ns.cluster or "-", "namespace": ns.namespace,
         "change": templates.CHANGES.get(decision.reason, decision.reason),
         "previous_text": u"（之前 previously %s）" % previous if previous else "",
-        "start_ms": start_ms, "end_ms": end_ms, "ratio": figs["ratio"],
+        "start_ms": start_ms, "end_ms": end_ms, "ratio": figs.ratio,
         "baseline": ns.baseline, "baseline_text": baseline_text(ns.baseline_windows),
-        "threshold": ns.verdict.get("threshold") or 0.0, "figures": figs, "status": decision.status,
+        "threshold": analyse.judge(ns).threshold or 0.0, "figures": figs, "status": decision.status,
         "main_cause": cause_label(main), "since_ms": since_ms,
         "since_seconds": (end_ms - since_ms) / 1000.0 if since_ms else None,
         "cause_rows": cause_rows(abnormal),
@@ -69,7 +98,7 @@ def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
         "notes": list(ns.notes),
     }
     title = templates.FIRING_TITLE.format(cluster=title_name(ns.cluster), namespace=title_name(ns.namespace),
-                                          ratio=report.pct(figs["ratio"]), baseline=report.pct(ns.baseline),
+                                          ratio=report.pct(figs.ratio), baseline=report.pct(ns.baseline),
                                           cause=cause_label(main))
     return {"title": title, "status": decision.status, "message": report.render(templates.FIRING, **view),
             "dimension_tags": analyse.dimension_tags(ns.cluster, ns.namespace)}
@@ -346,18 +375,97 @@ ADVICE = {"oom": _oom, "probe": _probe, "app_error": _app_error, "image_config":
 
 def recovered_event(cluster, namespace, decision, runs, ns=None, start_ms=None, end_ms=None):
     """The ``ok`` event closing a namespace's alert."""
-    figs = ns.figures if ns is not None else {"ratio": 0.0, "abnormal": 0, "population": 0}
+    figs = ns.figures if ns is not None else analyse.Figures(ratio=0.0)
     baseline = ns.baseline if ns is not None else 0.0
     since_ms = decision.since_ms
-    view = {"cluster": cluster or "-", "namespace": namespace, "runs": runs, "ratio": figs["ratio"],
+    view = {"cluster": cluster or "-", "namespace": namespace, "runs": runs, "ratio": figs.ratio,
             "figures": figs, "baseline": baseline, "start_ms": start_ms, "end_ms": end_ms, "since_ms": since_ms,
             "since_seconds": (end_ms - since_ms) / 1000.0 if since_ms and end_ms else None,
             "previous": (decision.previous or {}).get("status")}
     title = templates.RECOVERED_TITLE.format(cluster=title_name(cluster), namespace=title_name(namespace),
-                                             ratio=report.pct(figs["ratio"]), baseline=report.pct(baseline))
+                                             ratio=report.pct(figs.ratio), baseline=report.pct(baseline))
     return {"title": title, "status": "ok", "message": report.render(templates.RECOVERED, **view),
             "dimension_tags": analyse.dimension_tags(cluster, namespace)}
 
 
+# -- what the run could not see -----------------------------------------------------------------
+
+DATA_TAGS = {"check": "k8s-pod-restart", "issue": "data"}
+
+
+def data_event(plan, now_ms):
+    """The incomplete-data warning (what is missing, what it means), or its ``ok`` once the data is whole."""
+    if plan.data.status == "ok":
+        return {"title": templates.DATA_OK_TITLE, "status": "ok", "dimension_tags": dict(DATA_TAGS),
+                "message": report.render(templates.DATA_OK, now_ms=now_ms)}
+    unknown = [analyse.split_key(k) or ("", k) for k in plan.unknown]
+    return {"title": templates.DATA_TITLE % len(plan.gaps), "status": "warning", "dimension_tags": dict(DATA_TAGS),
+            "message": report.render(templates.DATA, gaps=plan.gaps, now_ms=now_ms,
+                                     unknown=["%s/%s" % pair for pair in unknown])}
+
+
+def silence_events(silences, now_ms):
+    """The no-data warning (or ``ok``) of each source gone silent (or back)."""
+    out = []
+    for item in silences:
+        if item.cluster is None and item.namespace is None:
+            what = u"所有 Pod 的 kube_pod 指标 / kube_pod points of every pod in scope"
+            tags = {"check": "k8s-pod-restart", "problem": "no_data"}
+        elif item.namespace is None:
+            what = u"集群 %s 的 kube_pod 指标 / kube_pod points of cluster %s" % (item.cluster, item.cluster)
+            tags = {"cluster_name_k8s": item.cluster, "problem": "no_data"}
+        else:
+            where = item.cluster or "*"
+            what = u"命名空间 %s/%s 的 Pod / pods of namespace %s/%s" % (where, item.namespace, where, item.namespace)
+            tags = {"cluster_name_k8s": where, "namespace": item.namespace, "problem": "no_data"}
+        out.append(checker.silence_event(TITLE, item.decision, item.info, what, templates.SILENCE_HINT, tags,
+                                         now_ms))
+    return out
+
+
+TITLE = u"Kubernetes Pod 异常重启巡检"
+
+
 def window_text(start_ms, end_ms):
     return "%s - %s" % (clock.iso(clock.from_ms(start_ms)), clock.iso(clock.from_ms(end_ms)))
+
+
+# -- the task log -------------------------------------------------------------------------------
+
+def log_lines(plan, namespaces, problems, obs, scope_list, open_state):
+    """What the task log says about the run: bad series, node reboots, what had no data."""
+    window = window_text(obs.window.start_ms, obs.window.end_ms)
+    lines = []
+    if problems:
+        lines.append("%d kube_pod series skipped (bad data): %s%s" % (
+            len(problems), "; ".join("%s/%s: %s" % (c or "-", n or "-", p) for c, n, p in problems[:5]),
+            " ..." if len(problems) > 5 else ""))
+    by_node = {}
+    for ns in namespaces.values():
+        for pod in ns.pods:
+            if pod.get("exclusion") == "node_reboot":
+                by_node.setdefault((ns.cluster, pod["node"]), []).append(pod)
+    for (cluster, node), members in sorted(by_node.items()):
+        lines.append("%d pod restarts attributed to the reboot of node %s/%s, not to the applications: %s" % (
+            len(members), cluster, node, (members[0].get("evidence") or [""])[-1]))
+    if obs.complete("presence") and not obs.cluster_minutes:
+        lines.append("no data: no kube_pod points for %s in %s; nothing fires and nothing recovers (check "
+                     "DataKit's container input)" % ("; ".join(s.describe() for s in scope_list), window))
+    seen = set(obs.namespace_pods)
+    for cluster, namespace in scopes.explicit_namespaces(scope_list):
+        if obs.complete("named namespaces") and not any(
+                n == namespace and (cluster is None or c == cluster) for c, n in seen):
+            lines.append("no data for namespace %s%s in %s" % (namespace, " of cluster %s" % cluster if cluster
+                                                                else "", window))
+    for ns in namespaces.values():
+        if ns.data == "stale":
+            lines.append("no data: %s/%s stopped reporting at %s; its state is kept" % (
+                ns.cluster, ns.namespace, clock.iso(clock.from_ms(ns.latest_ms)) if ns.latest_ms else "?"))
+    for key, entry in sorted(open_state.items()):
+        pair = analyse.split_key(key)
+        if key not in namespaces and pair is not None:
+            lines.append("no data for %s/%s (%s still open) in %s: nothing fires and nothing recovers" % (
+                pair[0], pair[1], entry.get("status"), window))
+    for gap in plan.gaps:
+        lines.append("incomplete data: %s" % gap)
+    return lines

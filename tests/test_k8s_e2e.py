@@ -268,41 +268,42 @@ def many_namespaces(count, firing=()):
 def test_the_number_of_queries_does_not_grow_with_the_namespaces():
     few, _, _ = run_plan(many_namespaces(3))
     lots, _, checker = run_plan(many_namespaces(60))
-    # 5 queries, and the short last page of each of the two series queries confirmed by one more request
-    assert len(few.queries) == len(lots.queries) == 7
-    assert checker.stats["namespaces"] == 60 and checker.stats["dql_requests"] == 7
+    # nothing changed: the five scope-wide queries, the short page of the per-cluster presence confirmed once
+    assert len(few.queries) == len(lots.queries) == 6
+    assert checker.stats["namespaces"] == 0 and checker.stats["dql_requests"] == 6
     texts = [q["q"] for q in lots.queries]
-    assert texts[0].startswith("M::`kube_pod`:(last(`restarts`) AS `restarts_last`)  BY `cluster_name_k8s`, "
-                               "`namespace`, `uid`")
-    assert all(q.get("slimit") == 1000 for q in lots.queries[:2])
+    assert texts[0].startswith("M::(M::`kube_pod`:(spread(`restarts`) AS `d`)  BY `cluster_name_k8s`, "
+                               "`namespace`, `uid`):(count(`d`) AS `changed`, sum(`d`) AS `rises`) {`d` > 0} BY ")
+    assert not [t for t in texts if "ns0" in t]                  # no namespace is named in any query
 
 
-def test_details_are_queried_only_for_the_pods_of_firing_namespaces():
-    api, events, _ = run_plan(many_namespaces(20, firing=("ns004",)))
+def test_details_are_queried_only_for_the_namespaces_that_may_fire():
+    api, events, checker = run_plan(many_namespaces(20, firing=("ns004",)))
     assert [e["dimension_tags"]["namespace"] for e in events] == ["ns004"]
-    details = api.queries[7:]
-    assert [q["q"].split("(")[0] for q in details] == ["O::`kubelet_pod`:", "L::`kubernetes_events`:",
-                                                      "M::`docker_containers`:"]
-    for query in details:
-        assert query["q"].count("'") == 4 and "ns004" not in query["q"]     # two uids, no namespace list
+    named = [q["q"] for q in api.queries if "ns0" in q["q"]]
+    assert [q.split("(")[0] for q in named] == ["L::`kubernetes_events`:", "O::`kubelet_pod`:", "M::`kube_pod`:",
+                                                "M::`kube_pod`:"]       # the pod counters' short page confirmed
+    assert all("'ns004'" in q and "ns003" not in q for q in named)
+    assert checker.stats["pods"] == 4 and checker.stats["namespaces"] == 1
 
 
-def test_pods_are_paged_1000_series_at_a_time():
-    b = Builder("big", "2300 pods in one namespace", ["2026-11-20T08:00:00Z"])
+def test_pod_counters_are_paged_by_series(monkeypatch):
+    from guance_monitor_k8s_pod_restart import collect
+    monkeypatch.setattr(collect, "POD_PAGE_SIZE", 1000)
+    b = Builder("big", "2300 pods in one namespace, one restarting", ["2026-11-20T08:00:00Z"])
     start = ms("2026-11-20T07:30:00Z")
     for i in range(2300):
         tags = {"cluster_name_k8s": "c1", "namespace": "big", "uid": "u%05d" % i, "pod_name": "p%05d" % i,
                 "node_name": "node-1", "deployment": "d"}
         for minute in (0, 30):
-            b.metric.append({"measurement": "kube_pod", "tags": tags, "fields": {"restarts": 0, "ready": 1},
+            restarts = 1 if i == 0 and minute == 30 else 0
+            b.metric.append({"measurement": "kube_pod", "tags": tags, "fields": {"restarts": restarts, "ready": 1},
                              "time": start + minute * MINUTE})
     api, events, checker = run_plan(b.to_dict())
-    paged = [(q["q"][:20], q.get("soffset")) for q in api.queries if q.get("slimit")]
+    paged = [q.get("soffset") for q in api.queries if q["q"].startswith("M::`kube_pod`:(first(")]
     # the short last page (300) is confirmed by one more request: the server's page cap is unknown
-    assert paged == [("M::`kube_pod`:(last(", 0), ("M::`kube_pod`:(last(", 1000), ("M::`kube_pod`:(last(", 2000),
-                     ("M::`kube_pod`:(last(", 2300),
-                     ("M::`kube_pod`:(first", 0), ("M::`kube_pod`:(first", 1000), ("M::`kube_pod`:(first", 2000),
-                     ("M::`kube_pod`:(first", 2300)]
+    assert paged == [0, 1000, 2000, 2300]
+    assert all(q.get("sorder_by") for q in api.queries if q.get("slimit"))
     assert checker.stats["pods"] == 2300 and events == []
 
 

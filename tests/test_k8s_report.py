@@ -15,6 +15,7 @@ import pytest
 
 from guance_monitor import alerts
 from guance_monitor_k8s_pod_restart import analyse
+from guance_monitor_k8s_pod_restart import facts
 from guance_monitor_k8s_pod_restart import render
 from guance_monitor_k8s_pod_restart import scopes
 
@@ -81,24 +82,24 @@ def stats(name, series, namespace, owner, uid=None):
 
 def hand_made_namespace():
     namespace = "team_a*b"
+    key = analyse.alert_key("c|1", namespace)
     pods = [stats("api-[x]-%02d" % i, [0, 1, 2, 3], namespace, ("deployment", "api|v2")) for i in range(25)]
     pods += [stats("ok-%02d" % i, [0, 0], namespace, ("deployment", "ok")) for i in range(5)]
     pods += [stats("job-%02d" % i, [0, 4], namespace, ("job", "nightly")) for i in range(23)]
     scope_list = scopes.from_entries([])
-    assessed, _ = analyse.assess(pods, [], [], [], lambda c, n: scopes.match(scope_list, c, n), START, END)
+    obs = facts.Observation(window=facts.Window(START, END), pods=pods)
+    assessed, _ = analyse.assess(obs, lambda c, n: scopes.match(scope_list, c, n), {key: [[END - 60000, 0.04]]})
     ns = list(assessed.values())[0]
-    details = {}
     for pod in ns.abnormal():
         container = {"name": "app`main", "type": "regular", "restarted": True, "has_status": True,
                      "requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"},
                      "memory_limit": float(2 ** 30), "probes": {},
                      "last": {"reason": "Error", "exit_code": 2, "finished_ms": END - 60000},
                      "cause": "app_error", "reason": "Error (exit 2) | shell misuse"}
-        details[pod["uid"]] = {"containers": [container], "cause": "app_error", "reason": container["reason"],
-                               "exit0": False, "yaml": "status"}
-    analyse.apply_details(ns, details)
-    ns.baseline, ns.baseline_windows = 0.04, 3
-    ns.verdict = analyse.evaluate(ns.figures, ns.scope.thresholds, ns.baseline)
+        pod["detail"] = {"containers": [container], "cause": "app_error", "reason": container["reason"],
+                         "exit0": False, "yaml": "status"}
+        pod["cause"] = "app_error"
+    ns.baseline_windows = 3
     ns.notes.append("pod x|y: restarts counter -1 is not a restart count")
     return ns
 
