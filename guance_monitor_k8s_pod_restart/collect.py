@@ -50,6 +50,7 @@ OWNER_TAGS = ("deployment", "statefulset", "daemonset", "replicaset", "job", "cr
 POD_GROUP = (CLUSTER_TAG, "namespace", "uid", "pod_name", "node_name") + OWNER_TAGS
 PAGE_SIZE = 1000               # rows and small series answers
 POD_PAGE_SIZE = 5000           # pod series per page (a server returning fewer is detected and paged on)
+MAX_PAGES = 100                # pages of one answer at most (then it is incomplete, and said so)
 UID_CHUNK = 200
 BUCKET_S = 60                  # the per-minute buckets of the presence and pod-counter queries
 MIN_QUERY_S = 3.0              # no query is started with less of the time budget left
@@ -117,8 +118,8 @@ class _Queries(object):
     """Runs the queries of one run: two clients (pages of 1,000 and of 5,000 series) and what each answer lacked."""
 
     def __init__(self, api, store, window, deadline):
-        self.narrow = dql.DQLClient(api, page_size=PAGE_SIZE, store=store)
-        self.wide = dql.DQLClient(api, page_size=POD_PAGE_SIZE, store=store)
+        self.narrow = dql.DQLClient(api, page_size=PAGE_SIZE, max_pages=MAX_PAGES, store=store)
+        self.wide = dql.DQLClient(api, page_size=POD_PAGE_SIZE, max_pages=MAX_PAGES, store=store)
         self.window = window
         self.deadline = deadline
         self.sources = []

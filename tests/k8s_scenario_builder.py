@@ -354,9 +354,10 @@ def run_scenario(data, state_dir, runs=None):
 
 
 class SandboxAPI(object):
-    """Stands for ``GuanceOpenAPI``: answers DQL from a scenario's points in-process, recording every query."""
+    """Stands for ``GuanceOpenAPI``: answers DQL from a scenario's points in-process, recording every query
+    (``options``: the DQL server's behaviour, e.g. ``Options(endless=True)``)."""
 
-    def __init__(self, data):
+    def __init__(self, data, options=None):
         from guance_monitor import clock
         from guance_monitor_local import scenario as scenarios
         from guance_monitor_local.sandbox import dql as sandbox_dql
@@ -369,9 +370,10 @@ class SandboxAPI(object):
                 self.store.add_points(namespace, points)
         self.now_ms = clock.to_ms(scenario.runs[0])
         self.runs = scenario.runs
+        self.options = options          # the server's behaviour (``sandbox.dql.Options``), or None
         self.queries = []
 
     def post(self, path, body, **kwargs):
         query = body["queries"][0]["query"]
         self.queries.append(query)
-        return {"data": [self.execute(self.store, query, self.now_ms)]}
+        return {"data": [self.execute(self.store, query, self.now_ms, self.options)]}
