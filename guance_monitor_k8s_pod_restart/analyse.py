@@ -24,7 +24,8 @@ written here) — and ``judge`` gives its ``Verdict``: **fire** when the ratio
 reaches ``max(min_ratio, baseline x rise_factor)`` and the abnormal pods are
 ``min_restarted_pods`` or more (or restarted ``min_restarts`` times or more);
 ``severity`` grows with the ratio. The baseline is the median ratio of the
-namespace's recent clean windows (``remember`` adds one, after the decision).
+namespace's recent clean windows (``alert_state.baseline``; ``decide`` adds
+this window's once the decision is made).
 """
 import json
 from dataclasses import dataclass
@@ -32,17 +33,15 @@ from dataclasses import field
 from typing import List
 from typing import Optional
 
+from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import causes
 from guance_monitor_k8s_pod_restart import facts
 
 WINDOW_MS = facts.WINDOW_MS
 MAX_RESTARTS = 1000000           # a restart counter above this is not a counter
 ALIVE_SLACK_MS = 3 * 60 * 1000   # last point this close to the cluster's latest point: the pod is still there
-STALE_MS = 10 * 60 * 1000        # the cluster's latest point older than this before the window's end: data stopped
 NEW_POD_SHARE = 0.8              # a live pod with fewer samples than this share of the fullest pod appeared
 REBOOT_MAX_RESTARTS = 2          # a node reboot restarts a pod's containers once (twice at most)
-HISTORY_RUNS = 8                 # clean windows kept for the baseline
-HISTORY_MAX_AGE_MS = 24 * 3600 * 1000
 
 SEVERITY_BANDS = ((0.5, "critical"), (0.25, "error"), (0.0, "warning"))
 
@@ -154,13 +153,6 @@ def mark_presence(pods, reported=None):
         most = fullest.get((pod["cluster"], pod["namespace"]), 0)
         pod["new"] = bool(pod["alive"] and most >= 5 and (pod.get("samples") or 0) < NEW_POD_SHARE * most)
     return latest
-
-
-def data_state(latest_ms, end_ms):
-    """``ok``, ``stale`` (the data stopped well before the window's end) or ``none``."""
-    if latest_ms is None:
-        return "none"
-    return "stale" if latest_ms < end_ms - STALE_MS else "ok"
 
 
 # -- nodes ------------------------------------------------------------------------------------
@@ -459,43 +451,6 @@ def judge(ns):
     return verdict
 
 
-# -- baseline ---------------------------------------------------------------------------------
-
-def baseline(history, end_ms):
-    """(median ratio of the recent clean windows, number of windows); (0.0, 0) without history."""
-    ratios = sorted(r for at, r in _recent(history, end_ms))
-    if not ratios:
-        return 0.0, 0
-    middle = len(ratios) // 2
-    value = ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2.0
-    return value, len(ratios)
-
-
-def remember(history, end_ms, ratio):
-    """The history with this clean window's ratio added (a re-run of the same window replaces it)."""
-    kept = [(at, r) for at, r in _recent(history, end_ms) if at != end_ms]
-    kept.append((end_ms, round(float(ratio), 6)))
-    kept.sort()
-    return [list(item) for item in kept[-HISTORY_RUNS:]]
-
-
-def trim_history(history, end_ms):
-    """The history without namespaces whose windows are all too old."""
-    return dict((key, value) for key, value in history.items() if baseline(value, end_ms)[1])
-
-
-def _recent(history, end_ms):
-    out = []
-    for item in history or []:
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            continue
-        at, ratio = item
-        if isinstance(at, (int, float)) and isinstance(ratio, (int, float)) and \
-                end_ms - HISTORY_MAX_AGE_MS <= at <= end_ms and 0 <= ratio <= 1:
-            out.append((at, ratio))
-    return out
-
-
 # -- one namespace ----------------------------------------------------------------------------
 
 @dataclass
@@ -515,31 +470,13 @@ class Namespace:
 
     @property
     def key(self):
-        return alert_key(self.cluster, self.namespace)
+        return alert_state.alert_key(self.cluster, self.namespace)
 
     def abnormal(self):
         return [p for p in self.pods if p.get("category") in ABNORMAL]
 
     def excluded(self):
         return [p for p in self.pods if p.get("category") == "excluded"]
-
-
-def alert_key(cluster, namespace):
-    """The stable key of a (cluster, namespace) in the alert state and the baseline history."""
-    return json.dumps([cluster, namespace], ensure_ascii=False)
-
-
-def split_key(key):
-    """(cluster, namespace) of an alert key, or None for a key of another shape."""
-    try:
-        cluster, namespace = json.loads(key)
-    except (ValueError, TypeError):
-        return None
-    return (cluster, namespace) if isinstance(cluster, str) and isinstance(namespace, str) else None
-
-
-def dimension_tags(cluster, namespace):
-    return {"cluster_name_k8s": cluster, "namespace": namespace}
 
 
 DISRUPTION_SOURCES = ("events", "nodes", "pod objects")
@@ -578,10 +515,10 @@ def assess(obs, scope_of, history):
                 pod["category"] = "healthy"
         stamps = [p["last_ms"] for p in ns.pods if p.get("last_ms") is not None]
         ns.latest_ms = max(stamps) if stamps else None
-        ns.data = data_state(latest.get(ns.cluster), end_ms) if counters_whole else "incomplete"
+        ns.data = facts.data_state(latest.get(ns.cluster), end_ms) if counters_whole else "incomplete"
         ns.partial = partial
         ns.figures = figures(ns.pods)
-        ns.baseline, ns.baseline_windows = baseline((history or {}).get(ns.key), end_ms)
+        ns.baseline, ns.baseline_windows = alert_state.baseline((history or {}).get(ns.key), end_ms)
     for cluster, namespace, problem in problems:
         ns = namespaces.get((cluster, namespace))
         if ns is not None:

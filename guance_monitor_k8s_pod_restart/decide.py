@@ -24,7 +24,8 @@ from typing import List
 from typing import Optional
 
 from guance_monitor.alerts import Decision
-from guance_monitor_k8s_pod_restart import analyse
+from guance_monitor_k8s_pod_restart import alert_state
+from guance_monitor_k8s_pod_restart import facts
 
 INCOMPLETE = "incomplete-data"
 ALL_PODS = "kube_pod"
@@ -59,6 +60,7 @@ class Plan:
     silence: List[Silence] = field(default_factory=list)
     history: Dict[str, list] = field(default_factory=dict)
     recover_after: Dict[str, int] = field(default_factory=dict)
+    verdicts: Dict[str, object] = field(default_factory=dict)          # alert key -> analyse.Verdict
 
 
 def plan(namespaces, verdicts, obs, scope_list, tracker, watch, history):
@@ -75,7 +77,7 @@ def plan(namespaces, verdicts, obs, scope_list, tracker, watch, history):
         healthy.append(INCOMPLETE)
     recover_after[INCOMPLETE] = 1
     decisions = tracker.update(firing, healthy, info=info, now_ms=end_ms, recover_after=recover_after)
-    out = Plan(gaps=gaps, recover_after=recover_after)
+    out = Plan(gaps=gaps, recover_after=recover_after, verdicts=dict(verdicts))
     out.alerts = sorted((d for d in decisions if d.key != INCOMPLETE), key=lambda d: d.key)
     out.data = ([d for d in decisions if d.key == INCOMPLETE] or [None])[0]
     before = (open_state.get(INCOMPLETE) or {}).get("info") or {}
@@ -120,16 +122,16 @@ def next_history(namespaces, verdicts, open_state, obs, history):
     for key, ns in namespaces.items():
         verdict = verdicts[key].verdict
         if verdict == "clean" or (verdict == "between" and key not in open_state):
-            out[key] = analyse.remember(out.get(key), end_ms, ns.figures.ratio)
+            out[key] = alert_state.remember(out.get(key), end_ms, ns.figures.ratio)
     if obs.complete("changes", "presence"):
         for key in list(out):
-            pair = analyse.split_key(key)
+            pair = alert_state.split_key(key)
             if key in namespaces or pair is None or pair in obs.changes:
                 continue
             latest = obs.cluster_latest_ms(pair[0])
-            if latest is not None and analyse.data_state(latest, end_ms) == "ok":
-                out[key] = analyse.remember(out.get(key), end_ms, 0.0)
-    return analyse.trim_history(out, end_ms)
+            if latest is not None and facts.data_state(latest, end_ms) == "ok":
+                out[key] = alert_state.remember(out.get(key), end_ms, 0.0)
+    return alert_state.trim_history(out, end_ms)
 
 
 def gap_texts(obs):
@@ -147,7 +149,7 @@ def gap_texts(obs):
 def silence(obs, scope_list, watch):
     """The no-data decisions of every source: all pods, each configured cluster, each named namespace."""
     observed, runs, where = {}, {}, {}
-    fresh = dict((c, analyse.data_state(obs.cluster_latest_ms(c), obs.window.end_ms) == "ok")
+    fresh = dict((c, facts.data_state(obs.cluster_latest_ms(c), obs.window.end_ms) == "ok")
                  for c in obs.cluster_minutes)
     presence = obs.complete("presence")
     observed[ALL_PODS] = any(fresh.values()) if presence else None

@@ -21,6 +21,7 @@ from typing import Tuple
 
 WINDOW_MS = 30 * 60 * 1000
 MINUTE_MS = 60 * 1000
+STALE_MS = 10 * 60 * 1000        # the cluster's latest point older than this before the window's end: data stopped
 NODE_GONE_MS = 12 * 60 * 1000    # a node object not reported for this long is gone
 LOST_NODE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready",
                     "node.kubernetes.io/out-of-service")
@@ -196,3 +197,10 @@ def node_state(node, end_ms):
     not_ready = (node.get("ready") or "").lower() in ("false", "unknown")
     lost = [k for k in taint_keys(node.get("taints")) if k in LOST_NODE_TAINTS]
     return gone, not_ready, (lost[0] if lost else None)
+
+
+def data_state(latest_ms, end_ms):
+    """``ok``, ``stale`` (the data stopped well before the window's end) or ``none``."""
+    if latest_ms is None:
+        return "none"
+    return "stale" if latest_ms < end_ms - STALE_MS else "ok"

@@ -1,18 +1,10 @@
 """Kubernetes Pod 异常重启巡检 / Kubernetes Pod abnormal restart inspection: ``K8SPodRestartCheck``.
 
-One run (cron ``*/30 * * * *``) over the last 30 minutes, stage by stage, each reading only
-what the stages before it produced:
-
-1. ``collect.gather`` — the DQL queries (the only I/O), aggregated on the server:
-   facts (``facts.Observation``);
-2. ``analyse.assess`` — per (cluster, namespace): pods categorised, causes, figures,
-   baseline (``analyse.Namespace``); ``analyse.judge`` — its verdict;
-3. ``decide.plan`` — verdicts and alert state in, the ``Plan`` out: alert decisions, the
-   baseline history after the decision, no-data and incomplete-data decisions;
-4. ``render.events`` — the events, from the plan.
-
-State (alert tracker, no-data watch, history) is committed by the Runner once the events
-are safe in the outbox.
+One run (cron ``*/30 * * * *``, the last 30 minutes), each stage reading only what came before:
+``collect.gather`` (the DQL queries, the only I/O) -> ``facts.Observation`` -> ``analyse.assess``
+(per namespace: pods, causes, figures, baseline) and ``analyse.judge`` (its verdict) ->
+``decide.plan`` (alert decisions, history after the decision, no-data and incomplete-data) ->
+``render.events``. The Runner commits the state once the events are safe in the outbox.
 """
 from guance_monitor import clock
 from guance_monitor import logs
@@ -48,7 +40,7 @@ class K8SPodRestartCheck(Checker):
         tracker = alert_state.tracker(self, ctx, scope_list)
         history = alert_state.history(store)
         open_state = tracker.state()
-        open_keys = [pair for pair in map(analyse.split_key, open_state) if pair is not None]
+        open_keys = [pair for pair in map(alert_state.split_key, open_state) if pair is not None]
 
         obs = collect.gather(ctx.api, store, scope_list, lambda c, n: scope_of(c, n) is not None, open_keys,
                              window, ctx.deadline)
@@ -60,11 +52,7 @@ class K8SPodRestartCheck(Checker):
         self.defer(store, alert_state.HISTORY_KEY, plan.history)
         for line in render.log_lines(plan, namespaces, problems, obs, scope_list, open_state):
             log.info("k8s-pod-restart: %s", line)
-        firing = sum(1 for v in verdicts.values() if v.verdict == "fire")
-        self.stats = {"dql_requests": obs.requests, "pods": len(obs.pods), "namespaces": len(namespaces),
-                      "firing": firing, "events": len(events), "window": render.window_text(
-                          window.start_ms, window.end_ms)}
-        log.info("k8s-pod-restart: %d pods looked at in %d namespaces over %s; %d namespaces abnormal; %d events; "
-                 "%d DQL requests", len(obs.pods), len(namespaces), self.stats["window"], firing, len(events),
-                 obs.requests)
+        self.stats = render.stats(obs, namespaces, verdicts, events)
+        log.info("k8s-pod-restart: %(pods)d pods looked at in %(namespaces)d namespaces over %(window)s; "
+                 "%(firing)d namespaces abnormal; %(events)d events; %(dql_requests)d DQL requests", self.stats)
         return events

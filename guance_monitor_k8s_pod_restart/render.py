@@ -12,6 +12,7 @@ long tables are cut with a count.
 from guance_monitor import checker
 from guance_monitor import clock
 from guance_monitor import report
+from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import analyse
 from guance_monitor_k8s_pod_restart import causes
 from guance_monitor_k8s_pod_restart import scopes
@@ -19,6 +20,10 @@ from guance_monitor_k8s_pod_restart import templates
 
 NAME_LIMIT = 60          # cluster / namespace length in a title
 EVENTS_PER_POD = 2       # latest Warning events shown per pod
+
+
+def dimension_tags(cluster, namespace):
+    return {"cluster_name_k8s": cluster, "namespace": namespace}
 
 
 def title_name(value):
@@ -52,13 +57,13 @@ def events(plan, namespaces, obs):
     for decision in plan.alerts:
         ns = namespaces.get(decision.key)
         if decision.status == "ok":
-            cluster, namespace = analyse.split_key(decision.key) or ("", decision.key)
+            cluster, namespace = alert_state.split_key(decision.key) or ("", decision.key)
             out.append(recovered_event(cluster, namespace, decision, plan.recover_after.get(decision.key), ns,
                                        start_ms, end_ms))
         elif ns is not None:
             uids = set(p["uid"] for p in ns.pods)
             memory = dict((k, v) for k, v in obs.memory.items() if k[0] in uids)
-            out.append(firing_event(ns, decision, start_ms, end_ms, memory,
+            out.append(firing_event(ns, decision, plan.verdicts[decision.key], start_ms, end_ms, memory,
                                     [e for e in obs.events if e.get("uid") in uids]))
     if plan.data is not None:
         out.append(data_event(plan, end_ms))
@@ -68,8 +73,8 @@ def events(plan, namespaces, obs):
 
 # -- firing -----------------------------------------------------------------------------------
 
-def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
-    """The event dict for a firing namespace (``decision``: the tracker's Decision)."""
+def firing_event(ns, decision, verdict, start_ms, end_ms, memory=None, events=None):
+    """The event dict for a firing namespace (``decision``: the tracker's Decision; ``verdict``: its Verdict)."""
     memory = memory or {}
     events = events or []
     abnormal = sorted(ns.abnormal(), key=lambda p: (-(p.get("delta") or 0), p.get("pod") or ""))
@@ -83,7 +88,7 @@ def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
         "previous_text": u"（之前 previously %s）" % previous if previous else "",
         "start_ms": start_ms, "end_ms": end_ms, "ratio": figs.ratio,
         "baseline": ns.baseline, "baseline_text": baseline_text(ns.baseline_windows),
-        "threshold": analyse.judge(ns).threshold or 0.0, "figures": figs, "status": decision.status,
+        "threshold": verdict.threshold or 0.0, "figures": figs, "status": decision.status,
         "main_cause": cause_label(main), "since_ms": since_ms,
         "since_seconds": (end_ms - since_ms) / 1000.0 if since_ms else None,
         "cause_rows": cause_rows(abnormal),
@@ -101,7 +106,7 @@ def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
                                           ratio=report.pct(figs.ratio), baseline=report.pct(ns.baseline),
                                           cause=cause_label(main))
     return {"title": title, "status": decision.status, "message": report.render(templates.FIRING, **view),
-            "dimension_tags": analyse.dimension_tags(ns.cluster, ns.namespace)}
+            "dimension_tags": dimension_tags(ns.cluster, ns.namespace)}
 
 
 def cause_rows(abnormal):
@@ -385,7 +390,7 @@ def recovered_event(cluster, namespace, decision, runs, ns=None, start_ms=None, 
     title = templates.RECOVERED_TITLE.format(cluster=title_name(cluster), namespace=title_name(namespace),
                                              ratio=report.pct(figs.ratio), baseline=report.pct(baseline))
     return {"title": title, "status": "ok", "message": report.render(templates.RECOVERED, **view),
-            "dimension_tags": analyse.dimension_tags(cluster, namespace)}
+            "dimension_tags": dimension_tags(cluster, namespace)}
 
 
 # -- what the run could not see -----------------------------------------------------------------
@@ -398,7 +403,7 @@ def data_event(plan, now_ms):
     if plan.data.status == "ok":
         return {"title": templates.DATA_OK_TITLE, "status": "ok", "dimension_tags": dict(DATA_TAGS),
                 "message": report.render(templates.DATA_OK, now_ms=now_ms)}
-    unknown = [analyse.split_key(k) or ("", k) for k in plan.unknown]
+    unknown = [alert_state.split_key(k) or ("", k) for k in plan.unknown]
     return {"title": templates.DATA_TITLE % len(plan.gaps), "status": "warning", "dimension_tags": dict(DATA_TAGS),
             "message": report.render(templates.DATA, gaps=plan.gaps, now_ms=now_ms,
                                      unknown=["%s/%s" % pair for pair in unknown])}
@@ -432,6 +437,13 @@ def window_text(start_ms, end_ms):
 
 # -- the task log -------------------------------------------------------------------------------
 
+def stats(obs, namespaces, verdicts, events):
+    """The run's figures for the Runner's summary and the task log."""
+    return {"dql_requests": obs.requests, "pods": len(obs.pods), "namespaces": len(namespaces),
+            "firing": sum(1 for v in verdicts.values() if v.verdict == "fire"), "events": len(events),
+            "window": window_text(obs.window.start_ms, obs.window.end_ms)}
+
+
 def log_lines(plan, namespaces, problems, obs, scope_list, open_state):
     """What the task log says about the run: bad series, node reboots, what had no data."""
     window = window_text(obs.window.start_ms, obs.window.end_ms)
@@ -462,7 +474,7 @@ def log_lines(plan, namespaces, problems, obs, scope_list, open_state):
             lines.append("no data: %s/%s stopped reporting at %s; its state is kept" % (
                 ns.cluster, ns.namespace, clock.iso(clock.from_ms(ns.latest_ms)) if ns.latest_ms else "?"))
     for key, entry in sorted(open_state.items()):
-        pair = analyse.split_key(key)
+        pair = alert_state.split_key(key)
         if key not in namespaces and pair is not None:
             lines.append("no data for %s/%s (%s still open) in %s: nothing fires and nothing recovers" % (
                 pair[0], pair[1], entry.get("status"), window))

@@ -14,6 +14,7 @@ import re
 import pytest
 
 from guance_monitor import alerts
+from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import analyse
 from guance_monitor_k8s_pod_restart import facts
 from guance_monitor_k8s_pod_restart import render
@@ -82,7 +83,7 @@ def stats(name, series, namespace, owner, uid=None):
 
 def hand_made_namespace():
     namespace = "team_a*b"
-    key = analyse.alert_key("c|1", namespace)
+    key = alert_state.alert_key("c|1", namespace)
     pods = [stats("api-[x]-%02d" % i, [0, 1, 2, 3], namespace, ("deployment", "api|v2")) for i in range(25)]
     pods += [stats("ok-%02d" % i, [0, 0], namespace, ("deployment", "ok")) for i in range(5)]
     pods += [stats("job-%02d" % i, [0, 4], namespace, ("job", "nightly")) for i in range(23)]
@@ -110,7 +111,7 @@ def test_names_are_escaped_and_long_tables_cut():
     events = [{"time_ms": END - 120000, "uid": ns.abnormal()[0]["uid"], "type": "Warning", "reason": "BackOff",
                "message": "Back-off restarting failed container app`main | <b>x</b>"}]
     memory = {(ns.abnormal()[0]["uid"], "app`main"): {"mem_peak": 700.0 * 2 ** 20, "mem_limit": float(2 ** 30)}}
-    event = render.firing_event(ns, decision, START, END, memory, events)
+    event = render.firing_event(ns, decision, analyse.judge(ns), START, END, memory, events)
     text = as_text(event)
     compare("escaping-and-cuts", text)
     assert event["dimension_tags"] == {"cluster_name_k8s": "c|1", "namespace": "team_a*b"}
@@ -134,6 +135,6 @@ def test_titles_are_one_line_and_bounded():
     ns.namespace = "n" * 300
     ns.cluster = "line\nbreak"
     decision = alerts.Decision(ns.key, "warning", "new")
-    event = render.firing_event(ns, decision, START, END)
+    event = render.firing_event(ns, decision, analyse.judge(ns), START, END)
     assert "\n" not in event["title"] and len(event["title"]) < 256
     assert event["title"].startswith(u"[line break/" + "n" * 57 + u"...] Pod 异常重启 ")

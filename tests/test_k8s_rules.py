@@ -11,6 +11,7 @@ import json
 import pytest
 import yaml
 
+from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import analyse
 from guance_monitor_k8s_pod_restart import facts
 from guance_monitor_k8s_pod_restart import scopes
@@ -92,7 +93,7 @@ def test_presence_alive_new_and_vanished():
 @pytest.mark.parametrize("latest, state", [(END, "ok"), (END - 9 * MIN, "ok"), (END - 11 * MIN, "stale"),
                                            (None, "none")])
 def test_data_state(latest, state):
-    assert analyse.data_state(latest, END) == state
+    assert facts.data_state(latest, END) == state
 
 
 # -- nodes ------------------------------------------------------------------------------------
@@ -298,20 +299,20 @@ def test_severity_bands(ratio, status):
 def test_baseline_is_the_median_of_recent_windows():
     history = []
     for i, ratio in enumerate([0.1, 0.0, 0.3, 0.05]):
-        history = analyse.remember(history, END + i * 30 * MIN, ratio)
-    assert analyse.baseline(history, END + 3 * 30 * MIN) == (pytest.approx(0.075), 4)
-    assert analyse.baseline(history, END + 49 * 3600 * 1000) == (0.0, 0)     # older than a day: forgotten
-    assert analyse.baseline(None, END) == (0.0, 0)
+        history = alert_state.remember(history, END + i * 30 * MIN, ratio)
+    assert alert_state.baseline(history, END + 3 * 30 * MIN) == (pytest.approx(0.075), 4)
+    assert alert_state.baseline(history, END + 49 * 3600 * 1000) == (0.0, 0)     # older than a day: forgotten
+    assert alert_state.baseline(None, END) == (0.0, 0)
 
 
 def test_remember_keeps_the_last_windows_and_replaces_a_rerun():
     history = []
     for i in range(12):
-        history = analyse.remember(history, END + i * 30 * MIN, i / 100.0)
-    assert len(history) == analyse.HISTORY_RUNS and history[-1] == [END + 11 * 30 * MIN, 0.11]
-    again = analyse.remember(history, END + 11 * 30 * MIN, 0.5)
-    assert len(again) == analyse.HISTORY_RUNS and again[-1] == [END + 11 * 30 * MIN, 0.5]
-    assert analyse.remember([["junk"], [END, 7]], END, 0.2) == [[END, 0.2]]
+        history = alert_state.remember(history, END + i * 30 * MIN, i / 100.0)
+    assert len(history) == alert_state.HISTORY_RUNS and history[-1] == [END + 11 * 30 * MIN, 0.11]
+    again = alert_state.remember(history, END + 11 * 30 * MIN, 0.5)
+    assert len(again) == alert_state.HISTORY_RUNS and again[-1] == [END + 11 * 30 * MIN, 0.5]
+    assert alert_state.remember([["junk"], [END, 7]], END, 0.2) == [[END, 0.2]]
 
 
 # -- one namespace, all rules together --------------------------------------------------------
@@ -343,8 +344,8 @@ def test_assess_a_namespace():
     events = [dict(pod_event("Evicted", "The node was low on resource: memory."), uid="uid-api-6d5f7b9c8d-ev"),
               node_event("Rebooted", "node-5")]
     assessed, problems = analyse.assess(observed(pods, events), _scope_of([{"namespace": "shop"}]), {})
-    assert list(assessed) == [analyse.alert_key("c1", "shop")]          # web is not configured
-    ns = assessed[analyse.alert_key("c1", "shop")]
+    assert list(assessed) == [alert_state.alert_key("c1", "shop")]          # web is not configured
+    ns = assessed[alert_state.alert_key("c1", "shop")]
     by_name = dict((p["pod"], p) for p in ns.pods)
     assert [by_name["api-6d5f7b9c8d-a%d" % k]["category"] for k in range(2)] == ["restarted", "restarted"]
     assert by_name["api-6d5f7b9c8d-ev"]["category"] == "disrupted" and by_name["api-6d5f7b9c8d-ev"]["cause"] == \
@@ -394,7 +395,7 @@ def test_causes_come_with_the_figures_and_exit_zero_restarts_are_not_abnormal():
 
 def test_the_baseline_is_read_from_the_history_and_a_partial_view_never_reads_clean():
     pods = [stats(full(lambda i: 0), name="steady-%d" % k) for k in range(4)]
-    key = analyse.alert_key("c1", "shop")
+    key = alert_state.alert_key("c1", "shop")
     history = {key: [[END - 30 * MIN, 0.2], [END - 60 * MIN, 0.1], [END - 90 * MIN, 0.3]]}
     assessed, _ = analyse.assess(observed(pods), _scope_of(), history)
     assert (assessed[key].baseline, assessed[key].baseline_windows) == (0.2, 3)

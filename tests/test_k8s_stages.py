@@ -51,7 +51,7 @@ def test_history_learns_after_the_decision_never_from_a_firing_window():
     store = state.MemoryStore()
     shop, web = namespace("shop", 0.5, 5), namespace("web", 0.05, 1)
     verdicts = {"shop": analyse.Verdict("fire", "critical", 0.1, True), "web": analyse.Verdict("clean")}
-    quiet = analyse.alert_key("c1", "quiet")
+    quiet = alert_state.alert_key("c1", "quiet")
     plan = plan_for([shop, web], verdicts, observation(changes=[("c1", "shop"), ("c1", "web")]), store,
                     history={quiet: [[END - 30 * MIN, 0.2]]})
     assert [(d.key, d.status, d.reason) for d in plan.alerts] == [(shop.key, "critical", "new")]
@@ -62,7 +62,7 @@ def test_history_learns_after_the_decision_never_from_a_firing_window():
 
 
 def test_no_zero_is_remembered_when_the_view_of_changes_was_not_whole():
-    quiet = analyse.alert_key("c1", "quiet")
+    quiet = alert_state.alert_key("c1", "quiet")
     plan = plan_for([], {}, observation(gaps={"changes": ["the query failed"]}), state.MemoryStore(),
                     history={quiet: [[END - 30 * MIN, 0.2]]})
     assert plan.history[quiet] == [[END - 30 * MIN, 0.2]]
@@ -122,11 +122,11 @@ def test_open_alerts_of_the_released_trackers_neither_repeat_nor_vanish():
     checker = main.K8SPodRestartCheck()
     ctx = context.RunContext(api=SandboxAPI(crash_loop("2026-11-20T08:00:00Z")), store=store)
     mine = checker.store(ctx)
-    key = analyse.alert_key("c1", "shop")
+    key = alert_state.alert_key("c1", "shop")
     since = END - 6 * 3600 * 1000
     legacy = {key: {"status": "critical", "since_ms": since, "reported_ms": END - 30 * MIN, "seen_ms": END - 30 * MIN,
                     "clear_runs": 0, "info": {"ratio": 0.5}},
-              analyse.alert_key("c9", "gone"): {"status": "error", "since_ms": since, "reported_ms": since,
+              alert_state.alert_key("c9", "gone"): {"status": "error", "since_ms": since, "reported_ms": since,
                                                   "seen_ms": END - 30 * MIN, "clear_runs": 1, "info": {}}}
     mine.scoped("alerts-k3").set("alerts", legacy)
     mine.set("trackers", [3])
@@ -136,19 +136,19 @@ def test_open_alerts_of_the_released_trackers_neither_repeat_nor_vanish():
     checker.commit()
     adopted = mine.scoped("alerts").get("alerts")
     assert adopted[key]["since_ms"] == since and adopted[key]["info"]["recover_after"] == 3
-    assert adopted[analyse.alert_key("c9", "gone")]["status"] == "error"                 # no data: kept
+    assert adopted[alert_state.alert_key("c9", "gone")]["status"] == "error"                 # no data: kept
     assert mine.scoped("alerts-k3").get("alerts") == {} and mine.get("trackers") == []
     # once adopted, the released keys are not read again
-    mine.scoped("alerts-k3").set("alerts", {analyse.alert_key("c1", "web"): dict(legacy[key])})
+    mine.scoped("alerts-k3").set("alerts", {alert_state.alert_key("c1", "web"): dict(legacy[key])})
     tracker = alert_state.tracker(main.K8SPodRestartCheck(), ctx, SCOPES)
-    assert analyse.alert_key("c1", "web") not in tracker.state()
+    assert alert_state.alert_key("c1", "web") not in tracker.state()
 
 
 def test_a_debug_run_adopts_nothing_for_good():
     store = state.MemoryStore()
     checker = main.K8SPodRestartCheck()
     ctx = context.RunContext(api=SandboxAPI(crash_loop("2026-11-20T08:00:00Z")), store=store)
-    key = analyse.alert_key("c1", "shop")
+    key = alert_state.alert_key("c1", "shop")
     entry = {"status": "critical", "since_ms": END - 3600 * 1000, "reported_ms": END - 30 * MIN,
              "seen_ms": END - 30 * MIN, "clear_runs": 0, "info": {}}
     checker.store(ctx).scoped("alerts-k2").set("alerts", {key: entry})
