@@ -26,7 +26,8 @@ of requests does not grow with the number of pods or namespaces:
 counters that changed, disruptions, failed pods, pods on lost nodes, open alerts):
 
 6. ``pod counters`` — per pod uid and minute, ``first``/``last``/``max``/``min``/
-   ``count`` of ``restarts`` and ``max(ready)`` (one series per pod, 5,000 a page);
+   ``count`` of ``restarts`` and ``max(ready)`` (one series per pod, 5,000 a page; events
+   and pod objects are paged 5,000 rows at a time too);
 7. ``container memory`` — ``docker_containers`` peaks, only for pods an OOM is
    suspected of (``causes.oom_suspected``), by uid in chunks.
 
@@ -48,8 +49,8 @@ CONTAINER_METRIC = "docker_containers"
 CLUSTER_TAG = "cluster_name_k8s"
 OWNER_TAGS = ("deployment", "statefulset", "daemonset", "replicaset", "job", "cronjob")
 POD_GROUP = (CLUSTER_TAG, "namespace", "uid", "pod_name", "node_name") + OWNER_TAGS
-PAGE_SIZE = 1000               # rows and small series answers
-POD_PAGE_SIZE = 5000           # pod series per page (a server returning fewer is detected and paged on)
+PAGE_SIZE = 1000               # small answers (changes, presence, nodes, memory)
+POD_PAGE_SIZE = 5000           # pod series, events and pod objects per page (a server returning fewer is detected)
 MAX_PAGES = 100                # pages of one answer at most (then it is incomplete, and said so)
 UID_CHUNK = 200
 BUCKET_S = 60                  # the per-minute buckets of the presence and pod-counter queries
@@ -115,7 +116,7 @@ def detail_scopes(obs, wanted, open_keys):
 # -- the queries ------------------------------------------------------------------------------
 
 class _Queries(object):
-    """Runs the queries of one run: two clients (pages of 1,000 and of 5,000 series) and what each answer lacked."""
+    """Runs the queries of one run: two clients (pages of 1,000 and of 5,000) and what each answer lacked."""
 
     def __init__(self, api, store, window, deadline):
         self.narrow = dql.DQLClient(api, page_size=PAGE_SIZE, max_pages=MAX_PAGES, store=store)
@@ -245,7 +246,7 @@ def events(run, scope_list, known):
     if namespaces is not None:
         where.append("(%s || %s)" % (dql.in_list("involved_namespace", namespaces), dql.eq("involved_kind", "Node")))
     q = "L::%s:(%s) %s" % (dql.ident(EVENTS), _columns(EVENT_COLUMNS), dql.conditions(*where))
-    out = [_event(row) for row in run.rows("events", q, paging="rows")]
+    out = [_event(row) for row in run.rows("events", q, paging="rows", wide=True)]
     clusters = dict(((c, n), True) for c, n in known)
     kept = [e for e in out if e["reason"] in SCOPE_EVENT_REASONS or not e["cluster"] or
             clusters.get((e["cluster"], e["namespace"])) or clusters.get((None, e["namespace"]))]
@@ -263,7 +264,7 @@ def pod_objects(run, where, known):
         wanted.append("(%s && %s)" % (pair_condition(known), unsettled))
     q = "O::%s:(%s) %s" % (dql.ident(POD_OBJECT), _columns(OBJECT_COLUMNS), dql.conditions(where, _any_of(wanted)))
     objects = {}
-    for row in run.rows("pod objects", q, paging="rows"):
+    for row in run.rows("pod objects", q, paging="rows", wide=True):
         uid = row.get("uid") or row.get("name")
         if uid:
             objects[uid] = {"cluster": row.get(CLUSTER_TAG) or "", "namespace": row.get("namespace") or "",
