@@ -27,7 +27,6 @@ reaches ``max(min_ratio, baseline x rise_factor)`` and the abnormal pods are
 namespace's recent clean windows (``alert_state.baseline``; ``decide`` adds
 this window's once the decision is made).
 """
-import json
 from dataclasses import dataclass
 from dataclasses import field
 from typing import List

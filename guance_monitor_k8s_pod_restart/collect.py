@@ -12,9 +12,9 @@ of requests does not grow with the number of pods or namespaces:
        M::(M::`kube_pod`:(spread(`restarts`) AS `d`) {scope} BY `cluster_name_k8s`, `namespace`, `uid`)
          :(count(`d`) AS `changed`, sum(`d`) AS `rises`) {`d` > 0} BY `cluster_name_k8s`, `namespace`
 
-2. ``presence`` — pods per cluster per minute (``count_distinct(uid)``, request
+2. ``presence`` — ``kube_pod`` points per cluster per minute (``count``, request
    ``interval`` 60 s): which clusters report, and when they last did; and, only when
-   configs name namespaces, pods per named namespace;
+   configs name namespaces, points per named namespace;
 3. ``nodes`` — the node objects (``kubernetes_nodes``); when some are lost, which
    namespaces had pods on them (``lost-node namespaces``);
 4. ``events`` — the disruption, node, rollout and node-OOM events of the scope, and
@@ -173,28 +173,29 @@ def scope_changes(run, where):
 
 
 def cluster_presence(run, where):
-    """cluster -> {minute ms: pods reporting}: which clusters report, and until when."""
-    q = "M::%s:(count_distinct(%s) AS %s) %s BY %s" % (
-        dql.ident(POD_METRIC), dql.ident("uid"), dql.ident("pods"), dql.conditions(where), dql.ident(CLUSTER_TAG))
+    """cluster -> {minute ms: kube_pod points}: which clusters report, and until when."""
+    q = "M::%s:(count(%s) AS %s) %s BY %s" % (
+        dql.ident(POD_METRIC), dql.ident("restarts"), dql.ident("points"), dql.conditions(where),
+        dql.ident(CLUSTER_TAG))
     out = {}
     listing = run.rows("presence", q, paging="series", sorder_by=[(CLUSTER_TAG, "asc")],
                        extra={"interval": BUCKET_S})
     for row in listing:
-        pods = _number(row.get("pods"))
-        if pods and row.get("time") is not None:
-            out.setdefault(row.get(CLUSTER_TAG) or "", {})[row["time"]] = pods
+        points = _number(row.get("points"))
+        if points and row.get("time") is not None:
+            out.setdefault(row.get(CLUSTER_TAG) or "", {})[row["time"]] = points
     return out
 
 
 def namespace_presence(run, named):
-    """(cluster, namespace) -> pods in the window, for the namespaces configs name."""
-    q = "M::%s:(count_distinct(%s) AS %s) %s BY %s" % (
-        dql.ident(POD_METRIC), dql.ident("uid"), dql.ident("pods"), dql.conditions(named),
+    """(cluster, namespace) -> kube_pod points in the window, for the namespaces configs name."""
+    q = "M::%s:(count(%s) AS %s) %s BY %s" % (
+        dql.ident(POD_METRIC), dql.ident("restarts"), dql.ident("points"), dql.conditions(named),
         _columns((CLUSTER_TAG, "namespace")))
     out = {}
-    for row in run.rows("named namespaces", q, paging="series",
+    for row in run.rows("named namespaces", q, paging="series", one_row_per_series=True, combine={"points": "sum"},
                         sorder_by=[(CLUSTER_TAG, "asc"), ("namespace", "asc")]):
-        out[(row.get(CLUSTER_TAG) or "", row.get("namespace") or "")] = _number(row.get("pods"))
+        out[(row.get(CLUSTER_TAG) or "", row.get("namespace") or "")] = _number(row.get("points"))
     return out
 
 
@@ -227,12 +228,12 @@ def lost_node_namespaces(run, where, lost):
         by_cluster.setdefault(cluster, []).append(name)
     parts = ["(%s && %s)" % (dql.eq(CLUSTER_TAG, c), dql.in_list("node_name", names)) if c else
              dql.in_list("node_name", names) for c, names in sorted(by_cluster.items())]
-    q = "M::%s:(count_distinct(%s) AS %s) %s BY %s" % (
-        dql.ident(POD_METRIC), dql.ident("uid"), dql.ident("pods"),
+    q = "M::%s:(count(%s) AS %s) %s BY %s" % (
+        dql.ident(POD_METRIC), dql.ident("restarts"), dql.ident("points"),
         dql.conditions(where, _any_of(parts)), _columns((CLUSTER_TAG, "namespace")))
     return set((row.get(CLUSTER_TAG) or "", row.get("namespace") or "")
-               for row in run.rows("lost-node namespaces", q, paging="series",
-                                   sorder_by=[(CLUSTER_TAG, "asc"), ("namespace", "asc")]))
+               for row in run.rows("lost-node namespaces", q, paging="series", one_row_per_series=True,
+                                   combine={"points": "sum"}, sorder_by=[(CLUSTER_TAG, "asc"), ("namespace", "asc")]))
 
 
 def events(run, scope_list, known):

@@ -9,6 +9,11 @@ records around them say what they are and whether they are whole:
 - ``Source``: one query, and why its answer may be short (``gaps``);
 - ``Observation``: everything, with ``detailed`` the (cluster, namespace) pairs whose pods
   were fetched one by one.
+
+And pure helpers over answers: ``pods_from_minutes`` (per-minute rows -> one pod counter each),
+``short_counters`` (per-minute rows that add up to less than the window's totals),
+``taint_keys`` / ``node_state`` (a node lost, gone or tainted), ``data_state`` (a cluster still
+reporting at the window's end, or stale).
 """
 import json
 from dataclasses import dataclass
@@ -61,8 +66,8 @@ class Source:
 class Observation:
     window: Window
     changes: Dict[Tuple[str, str], ScopeChange] = field(default_factory=dict)
-    cluster_minutes: Dict[str, Dict[int, float]] = field(default_factory=dict)
-    namespace_pods: Dict[Tuple[str, str], float] = field(default_factory=dict)
+    cluster_minutes: Dict[str, Dict[int, float]] = field(default_factory=dict)     # cluster -> minute -> points
+    namespace_pods: Dict[Tuple[str, str], float] = field(default_factory=dict)     # named namespace -> points
     nodes: List[dict] = field(default_factory=list)
     lost_node_namespaces: Set[Tuple[str, str]] = field(default_factory=set)
     events: List[dict] = field(default_factory=list)
@@ -73,6 +78,7 @@ class Observation:
     memory: Dict[Tuple[str, str], dict] = field(default_factory=dict)
     sources: List[Source] = field(default_factory=list)
     requests: int = 0
+    _by_uid: Optional[tuple] = field(default=None, repr=False, compare=False)
 
     def source(self, name):
         """The ``Source`` of that query (a complete one when it was not sent)."""
@@ -88,15 +94,18 @@ class Observation:
         """[(query name, gap text)] of every answer that may be short."""
         return [(s.name, gap) for s in self.sources for gap in s.gaps]
 
-    def is_detailed(self, cluster, namespace):
-        return (cluster, namespace) in self.detailed or (None, namespace) in self.detailed
-
     def cluster_latest_ms(self, cluster):
         minutes = self.cluster_minutes.get(cluster)
         return max(minutes) if minutes else None
 
     def events_of(self, uid):
-        return [e for e in self.events if e.get("uid") == uid]
+        """The events about one pod, newest first (indexed on first use)."""
+        if self._by_uid is None or self._by_uid[0] is not self.events:
+            index = {}
+            for event in self.events:
+                index.setdefault(event.get("uid"), []).append(event)
+            self._by_uid = (self.events, index)
+        return list(self._by_uid[1].get(uid, ()))
 
 
 # -- shaping answers --------------------------------------------------------------------------

@@ -46,11 +46,12 @@ def test_presence_per_cluster_minute_and_per_named_namespace():
     b.add_pod(Pod("web", "web-1", cluster="c2", end=END - 15 * MINUTE))
     run, api = queries_for(b)
     minutes = collect.cluster_presence(run, "")
-    assert minutes["c1"][END] == 1 and minutes["c1"][END - 12 * MINUTE] == 2
+    assert minutes["c1"][END] == 1 and minutes["c1"][END - 12 * MINUTE] == 2       # points per minute
     assert max(minutes["c2"]) == END - 15 * MINUTE
     assert all(q.get("interval") == collect.BUCKET_S for q in api.queries)
     named = scopes.from_entries(scopes.SCHEMA.parse([{"cluster_name": "c1", "namespace": ["shop", "ghost"]}]))
-    assert collect.namespace_presence(run, collect.scope_condition(named, explicit_only=True)) == {("c1", "shop"): 2}
+    assert collect.namespace_presence(run, collect.scope_condition(named, explicit_only=True)) == {
+        ("c1", "shop"): 31 + 19}
 
 
 def test_pod_counters_per_uid_with_the_minute_of_the_last_point():
