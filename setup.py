@@ -33,9 +33,12 @@ setup(
         "alibabacloud-tea-openapi>=0.4.6",
         "darabonba-core>=1.0.9",
         "alibabacloud-credentials>=1.0.0",
+        "python-dateutil>=2.8.2",
     ],
     extras_require={
-        "test": ["pytest>=7", "responses>=0.23"],
+        # markdown-it-py (CommonMark, and linkify as GFM-like renderers autolink) and Python-Markdown:
+        # the reports are rendered with both in the report-safety tests.
+        "test": ["pytest>=7", "responses>=0.23", "markdown-it-py[linkify]>=2.2", "Markdown>=3.3"],
     },
     entry_points={"console_scripts": ["guance-monitor=guance_monitor_local.cli:main"]},
 )

@@ -259,7 +259,7 @@ def main(argv=None):
     progress = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr))
     result = measure(args.pods, args.clusters, args.namespaces, args.healthy, progress, args.runs, args.latency_ms)
     if args.json:
-        print(json.dumps(dict((k, v) for k, v in result.items() if k != "log"), sort_keys=True))
+        print(json.dumps({k: v for k, v in result.items() if k != "log"}, sort_keys=True))
         return 0
     print("pods              %d in %d namespaces (%d clusters x %d)" % (
         result["pods"], result["namespaces"], args.clusters, args.namespaces))

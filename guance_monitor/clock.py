@@ -30,6 +30,7 @@ _wall = None       # callable -> aware datetime, or None for the real time
 _sleeper = None    # callable(seconds), or None for time.sleep
 _mono = None       # callable -> float seconds, or None for time.monotonic
 _followed = None   # the host's clock (an object with now, monotonic, sleep), or None
+_slept = 0.0       # seconds slept through sleep(), in total
 SLEEP_SLICE = 0.1
 
 
@@ -72,12 +73,13 @@ def sleep(seconds):
     if seconds <= 0:
         return
     sleeper = _sleeper
+    host = _followed
+    if sleeper is None and host is not None:
+        host.sleep(seconds)          # the host's clock counts it
+        return
+    _count_slept(seconds)
     if sleeper is not None:
         sleeper(seconds)
-        return
-    host = _followed
-    if host is not None:
-        host.sleep(seconds)
         return
     end = time.monotonic() + seconds
     while True:
@@ -85,6 +87,17 @@ def sleep(seconds):
         if left <= 0:
             return
         time.sleep(min(SLEEP_SLICE, left))
+
+
+def _count_slept(seconds):
+    global _slept
+    with _lock:
+        _slept += seconds
+
+
+def slept():
+    """Seconds slept through this clock so far (a held wall clock moves on by them)."""
+    return _slept
 
 
 def set_wall_clock(source):
@@ -102,8 +115,13 @@ def set_sleeper(sleeper, monotonic_source=None):
         _mono = monotonic_source
 
 
-class frozen(object):
-    """Context manager: the wall clock reads ``at`` (datetime, ISO text or epoch ms) inside."""
+class frozen:
+    """Context manager: the wall clock holds at ``at`` (datetime, ISO text or epoch ms) inside.
+
+    It moves on only by what is slept through this clock (a backoff, the request pacer's
+    wait), so that everything waiting on the wall clock in a replay sees time pass
+    alike; computation takes no time.
+    """
 
     def __init__(self, at):
         self.at = parse_time(at)
@@ -112,7 +130,8 @@ class frozen(object):
     def __enter__(self):
         self._saved = _wall
         at = self.at
-        set_wall_clock(lambda: at)
+        base = _slept
+        set_wall_clock(lambda: at + datetime.timedelta(seconds=_slept - base))
         return at
 
     def __exit__(self, *exc):
@@ -120,7 +139,7 @@ class frozen(object):
         return False
 
 
-class FakeSleep(object):
+class FakeSleep:
     """A sleeper for tests: records the waits and advances its own monotonic clock."""
 
     def __init__(self):
@@ -143,18 +162,21 @@ class FakeSleep(object):
         set_sleeper(None, None)
 
 
-class Accelerated(object):
-    """Sleeping that does not wait: ``sleep`` returns at once, and the monotonic clock jumps by what was slept.
+class Accelerated:
+    """Sleeping that does not wait: ``sleep`` returns at once, and the clocks jump by what was slept.
 
-    Real time still passes as usual (real latency still spends the budget); only the
-    waits of backoff and pacing are skipped. For replays and tests: the demo replays a
-    day's runs without sitting through the request pacer's minutes.
+    The monotonic clock is the real one plus what was slept; so is the wall clock, unless a
+    test holds it (``frozen``, which moves by what is slept too). Real time still passes as
+    usual (real latency still spends the budget); only the waits of backoff and pacing are
+    skipped. For replays and tests: the demo replays a day's runs without sitting through the
+    request pacer's minutes.
     """
 
     def __init__(self):
         self.slept = 0.0
         self.waits = []
         self._lock = threading.Lock()
+        self._saved = None
 
     def sleep(self, seconds):
         if seconds > 0:
@@ -165,24 +187,30 @@ class Accelerated(object):
     def monotonic(self):
         return time.monotonic() + self.slept
 
+    def now(self):
+        return datetime.datetime.now(UTC) + datetime.timedelta(seconds=self.slept)
+
     def install(self):
+        self._saved = (_wall, _sleeper, _mono)
         set_sleeper(self.sleep, self.monotonic)
+        if _wall is None:
+            set_wall_clock(self.now)
         return self
 
-    @staticmethod
-    def uninstall():
-        set_sleeper(None, None)
+    def uninstall(self):
+        saved = self._saved or (None, None, None)
+        set_wall_clock(saved[0])
+        set_sleeper(saved[1], saved[2])
 
     def __enter__(self):
-        self._saved = (_sleeper, _mono)
         return self.install()
 
     def __exit__(self, *exc):
-        set_sleeper(*self._saved)
+        self.uninstall()
         return False
 
 
-class Simulated(object):
+class Simulated:
     """A clock for replaying long stretches quickly: wall and monotonic time move only when code sleeps.
 
     ``Simulated(start).install()`` makes ``now`` read ``start`` plus the time slept

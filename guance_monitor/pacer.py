@@ -13,10 +13,9 @@ in the store, so that together they stay under the limit:
 - ``penalize(seconds)`` after the server answered "rate limited" anyway (another
   client on the same key, a stricter server window): nobody sends until then.
 
-The window is a list of request times under one key, read and written under a short
-lock (``Store.add`` with an expiry), so processes running at the same time do not
-over-spend it. Time is the wall clock at the pacer's creation advanced by the
-monotonic clock, which stays consistent when a replay holds the wall clock still.
+The window is a list of request times (the wall clock, shared by every process on the
+key) under one key, read and written under a short lock (``Store.add`` with an
+expiry), so processes running at the same time do not over-spend it.
 """
 import hashlib
 
@@ -38,7 +37,7 @@ class RateBudgetExhausted(Exception):
                                  "the rest waits for the next run" % (LIMIT, wait_s))
 
 
-class Pacer(object):
+class Pacer:
     def __init__(self, store, api_key_id, limit=LIMIT, window_s=WINDOW_S):
         digest = hashlib.md5(str(api_key_id).encode("utf-8")).hexdigest()[:16]
         self.store = store
@@ -48,11 +47,10 @@ class Pacer(object):
         self.window_ms = int(window_s * 1000)
         self.sent = 0                      # requests this pacer let through
         self.waited_s = 0.0
-        self._wall0 = clock.now_ms()
-        self._mono0 = clock.monotonic()
 
-    def now_ms(self):
-        return self._wall0 + int((clock.monotonic() - self._mono0) * 1000)
+    @staticmethod
+    def now_ms():
+        return clock.now_ms()
 
     def acquire(self, deadline=None):
         """Take one request slot, waiting within ``deadline``; RateBudgetExhausted when there is none in time."""
@@ -98,7 +96,7 @@ class Pacer(object):
             return max(0.05, (oldest + self.window_ms - now) / 1000.0 + MARGIN_S)
 
 
-class _Mutex(object):
+class _Mutex:
     """A short lock in the store; after ``LOCK_WAIT_S`` the pacer goes on without it rather than stall a run."""
 
     def __init__(self, store, key):

@@ -22,7 +22,10 @@ It must be the outermost decorator. On every run it:
    events wait in the outbox if Guance is down;
 6. returns without running when the inspection is disabled in Studio;
 7. calls the function with the Studio values (``callKwargs``) over the code's arguments, inside
-   a run context (Guance client, refKey, deadline from the ``timeout``, state store, host).
+   a run context (Guance client, refKey, deadline from the ``timeout``, state store, host), with
+   report times shown in the workspace's zone: the startup script's ``account['timezone']``,
+   else Func's environment variable ``GUANCE_MONITOR_TIMEZONE``, else the Guance node's usual
+   zone (``report.zone_for_node``: UTC+8 for the China sites, America/Los_Angeles for ``us1``...).
 
 A checker module can declare ``INSPECTION = {"name": ..., "enabled_by_default": False}``;
 an inspection whose startup script imports such a module is created disabled, as the
@@ -37,9 +40,11 @@ from guance_monitor import host as hosts
 from guance_monitor import logs
 from guance_monitor import openapi
 from guance_monitor import pacer as pacing
+from guance_monitor import report
 from guance_monitor import retry
 
 FUNC_DEFAULT_TIMEOUT = 35     # DataFlux Func's task timeout when DFF.API sets none
+TIMEZONE_ENV = "GUANCE_MONITOR_TIMEZONE"
 TIMEOUT_MARGIN = 0.05         # finish this share of the timeout early ...
 TIMEOUT_MARGIN_MIN_S = 2.0    # ... and at least this many seconds
 CHECKER_PATH = "/api/v1/self_built_checker/"
@@ -48,7 +53,7 @@ RULE_KEY = "rule"
 log = logs.get(__name__)
 
 
-class FuncInfo(object):
+class FuncInfo:
     """What ``DFF.API`` recorded about a function, as Studio's ``refFuncInfo`` wants it."""
 
     def __init__(self, func):
@@ -116,7 +121,7 @@ def _inspections(scope):
 
 # -- the rule in Guance ---------------------------------------------------------------------------
 
-class Rule(object):
+class Rule:
     """What the run needs of the inspection's rule: UUID, disabled, Studio values; where it came from."""
 
     def __init__(self, uuid=None, disabled=False, call_kwargs=None, title=None, func_info=None, source="guance",
@@ -233,6 +238,21 @@ def studio_kwargs(rule, info):
     return accepted
 
 
+def display_zone(scope, host, guance_node):
+    """The zone report times are shown in (see step 7 above); a zone that cannot be read is logged, not fatal."""
+    account = scope.get("account")
+    for where, text in (("account['timezone']", account.get("timezone") if isinstance(account, dict) else None),
+                        ("DFF.ENV('%s')" % TIMEZONE_ENV, host.env(TIMEZONE_ENV))):
+        if text in (None, ""):
+            continue
+        try:
+            return report.parse_zone(text)
+        except ValueError as exc:
+            log.warning("%s: %s; times are shown in the Guance node's zone instead", where, exc)
+            break
+    return report.zone_for_node(openapi.node_key(guance_node))
+
+
 def self_hosted_monitor(api_key_id, api_key, guance_node=None):
     """Decorator: register the function as a Guance inspection and run it with Studio's configs."""
 
@@ -257,7 +277,7 @@ def self_hosted_monitor(api_key_id, api_key, guance_node=None):
                                          rule_uuid=rule.uuid, func_id=info.func_id, title=info.title,
                                          started_at=clock.now(), host=host, timeout=info.timeout, rule=rule,
                                          guance_node=guance_node)
-                with context.activate(ctx):
+                with context.activate(ctx), report.display_zone(display_zone(info.scope, host, guance_node)):
                     return func(*args, **call_kwargs)
 
         return run_inspection

@@ -34,7 +34,7 @@ STATE_DIR_ENV = "GUANCE_MONITOR_STATE_DIR"
 MISSING = object()
 
 
-class Store(object):
+class Store:
     """get / read / set / delete / add / incr JSON values by key, with an optional expiry in seconds."""
 
     def read(self, key):
@@ -133,8 +133,7 @@ class MemoryStore(Store):
 
     def incr(self, key, by=1, expires=None):
         with self._lock:
-            current = self.get(key, 0)
-            value = (current if isinstance(current, int) else 0) + int(by)
+            value = _as_int(self.get(key, 0)) + int(by)
             item = self._data.get(key)
             keep = item[1] if item is not None else _expiry(expires)
             self._data[key] = (json.dumps(value), keep)
@@ -215,13 +214,12 @@ class FileStore(Store):
 
     def incr(self, key, by=1, expires=None):
         with self._exclusive():
-            current = self.get(key, 0)
-            value = (current if isinstance(current, int) else 0) + int(by)
+            value = _as_int(self.get(key, 0)) + int(by)
             self.set(key, value, expires)
             return value
 
 
-class _FileLock(object):
+class _FileLock:
     def __init__(self, path, thread_lock):
         self.path = path
         self.thread_lock = thread_lock
@@ -297,6 +295,18 @@ class FuncCacheStore(Store):
         return value
 
 
+def _as_int(value):
+    """A stored counter: an int, or the text of one (a cache that keeps text, as Redis does); else 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
+
+
 def _epoch():
     return clock.now_ms() / 1000.0
 
@@ -305,7 +315,7 @@ def _expiry(expires):
     return _epoch() + expires if expires else None
 
 
-class RunLock(object):
+class RunLock:
     """One run of an inspection at a time.
 
     ``acquire(wait_s)`` tries to take the lock, polling for up to ``wait_s`` seconds

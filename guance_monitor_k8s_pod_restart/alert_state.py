@@ -78,7 +78,7 @@ def remember(history, end_ms, ratio):
 
 def trim_history(history, end_ms):
     """The history without namespaces whose windows are all too old."""
-    return dict((key, value) for key, value in history.items() if baseline(value, end_ms)[1])
+    return {key: value for key, value in history.items() if baseline(value, end_ms)[1]}
 
 
 def _recent(history, end_ms):
@@ -116,7 +116,7 @@ def legacy_entries(store, scope_list):
     return merged
 
 
-class UpgradeView(object):
+class UpgradeView:
     """The tracker's store, reading the released version's alerts while the tracker's own key is missing."""
 
     def __init__(self, inner, legacy):

@@ -46,17 +46,17 @@ SEVERITY_BANDS = ((0.5, "critical"), (0.25, "error"), (0.0, "warning"))
 
 # exclusion -> (stays in the population, zh, en)
 EXCLUSIONS = {
-    "job": (False, u"Job/CronJob 的 Pod（运行完成即退出，不计入）", "Job/CronJob pod (runs to completion; not counted)"),
-    "configured": (False, u"按配置排除的工作负载", "workload excluded by configs"),
-    "rollout": (False, u"发布：被新版本替换", "rollout: replaced by a new revision"),
-    "replaced": (False, u"被替换（无驱逐/节点丢失迹象：发布、扩缩容或手动删除）",
+    "job": (False, "Job/CronJob 的 Pod（运行完成即退出，不计入）", "Job/CronJob pod (runs to completion; not counted)"),
+    "configured": (False, "按配置排除的工作负载", "workload excluded by configs"),
+    "rollout": (False, "发布：被新版本替换", "rollout: replaced by a new revision"),
+    "replaced": (False, "被替换（无驱逐/节点丢失迹象：发布、扩缩容或手动删除）",
                  "replaced without a disruption (rollout, scaling or a manual delete)"),
-    "deleted": (False, u"已删除（缩容或手动删除）", "deleted (scale-down or a manual delete)"),
-    "replacement": (False, u"替换被中断 Pod 的新 Pod（与原 Pod 只计一次）",
+    "deleted": (False, "已删除（缩容或手动删除）", "deleted (scale-down or a manual delete)"),
+    "replacement": (False, "替换被中断 Pod 的新 Pod（与原 Pod 只计一次）",
                     "replacement of a disrupted pod (counted once, with the pod it replaced)"),
-    "failed_before": (False, u"窗口开始前已失败", "had failed before the window"),
-    "exit0": (True, u"容器以退出码 0 结束后被重启（正常退出）", "restarted after exiting with code 0"),
-    "node_reboot": (True, u"节点重启导致的重启（归因于节点）", "restarted by a node reboot (attributed to the node)"),
+    "failed_before": (False, "窗口开始前已失败", "had failed before the window"),
+    "exit0": (True, "容器以退出码 0 结束后被重启（正常退出）", "restarted after exiting with code 0"),
+    "node_reboot": (True, "节点重启导致的重启（归因于节点）", "restarted by a node reboot (attributed to the node)"),
 }
 ABNORMAL = ("restarted", "disrupted")
 
@@ -138,7 +138,7 @@ def mark_presence(pods, reported=None):
     ``reported``: cluster -> the latest minute its pods reported (all of its pods, not only
     these); returns cluster -> the latest time known.
     """
-    latest = dict((c, ms) for c, ms in (reported or {}).items() if ms is not None)
+    latest = {c: ms for c, ms in (reported or {}).items() if ms is not None}
     fullest = {}
     for pod in pods:
         cluster = pod["cluster"]
@@ -174,11 +174,11 @@ class NodeInfo:
 
     def lost_text(self):
         if self.gone:
-            return u"节点 %s 已不再上报 / node %s stopped reporting" % (self.name, self.name)
+            return "节点 %s 已不再上报 / node %s stopped reporting" % (self.name, self.name)
         if self.not_ready:
-            return u"节点 %s NotReady / node %s is NotReady" % (self.name, self.name)
+            return "节点 %s NotReady / node %s is NotReady" % (self.name, self.name)
         if self.lost_taint:
-            return u"节点 %s 带有污点 %s / node %s has taint %s" % (self.name, self.lost_taint, self.name, self.lost_taint)
+            return "节点 %s 带有污点 %s / node %s has taint %s" % (self.name, self.lost_taint, self.name, self.lost_taint)
         return ""
 
     def reboot_evidence(self, start_ms):
@@ -250,9 +250,9 @@ def disruption(pod, events, failed, node):
                 cause = DISRUPTION_EVENTS[soft[-1]["reason"]][0]
             if cause is None and node is not None and node.lost:
                 cause = "node_spot"
-            evidence = u"Pod %s（phase %s）" % (failed.get("status") or "Failed", failed.get("phase") or "Failed")
+            evidence = "Pod %s（phase %s）" % (failed.get("status") or "Failed", failed.get("phase") or "Failed")
             if soft:
-                evidence += u"; " + _event_evidence(soft[-1])
+                evidence += "; " + _event_evidence(soft[-1])
             return cause or "unknown", evidence
     if gone_or_failed and soft:
         return DISRUPTION_EVENTS[soft[-1]["reason"]][0], _event_evidence(soft[-1])
@@ -359,7 +359,7 @@ def suspected_reboots(pods, min_pods=3, min_workloads=2, share=0.8):
         once = [p for p in live if 0 < (p.get("delta") or 0) <= REBOOT_MAX_RESTARTS]
         workloads = set(workload_of(p) for p in once)
         if len(once) >= min_pods and len(workloads) >= min_workloads and len(once) >= share * len(live):
-            out[key] = u"%d/%d 个 Pod 同时重启 1-2 次 / %d of %d pods restarted once or twice" % (
+            out[key] = "%d/%d 个 Pod 同时重启 1-2 次 / %d of %d pods restarted once or twice" % (
                 len(once), len(live), len(once), len(live))
     return out
 
@@ -503,8 +503,8 @@ def assess(obs, scope_of, history):
         if namespaces[key] is not None:
             namespaces[key].pods.append(pod)
             kept.append(pod)
-    namespaces = dict((k, v) for k, v in namespaces.items() if v is not None)
-    latest = mark_presence(kept, dict((c, obs.cluster_latest_ms(c)) for c, _ in namespaces))
+    namespaces = {k: v for k, v in namespaces.items() if v is not None}
+    latest = mark_presence(kept, {c: obs.cluster_latest_ms(c) for c, _ in namespaces})
     categorise(kept, namespaces, obs)
     partial = not obs.complete(*DISRUPTION_SOURCES)
     counters_whole = obs.complete("pod counters")
@@ -522,7 +522,7 @@ def assess(obs, scope_of, history):
         ns = namespaces.get((cluster, namespace))
         if ns is not None:
             ns.notes.append(problem)
-    return dict((ns.key, ns) for ns in namespaces.values()), problems
+    return {ns.key: ns for ns in namespaces.values()}, problems
 
 
 def categorise(pods, namespaces, obs):
@@ -534,7 +534,7 @@ def categorise(pods, namespaces, obs):
         if event.get("kind") == "Pod" and event.get("reason") in DISRUPTION_EVENTS:
             disruption_events.setdefault(event.get("uid") or (event.get("namespace"), event.get("name")),
                                          []).append(event)
-    failed_by_uid = dict((f["uid"], f) for f in obs.failed if f.get("uid"))
+    failed_by_uid = {f["uid"]: f for f in obs.failed if f.get("uid")}
     scaled_up = rollout_hashes(obs.events)
     for pod in pods:
         pod.update(category=None, exclusion=None, cause=None, evidence=[], detail=None,
@@ -546,7 +546,7 @@ def categorise(pods, namespaces, obs):
             continue
         pattern = scope.excluded_by(kind, name)
         if pattern:
-            exclude(pod, "configured", u"exclude_workloads: %s" % pattern)
+            exclude(pod, "configured", "exclude_workloads: %s" % pattern)
             continue
         node = node_of(infos, loose, pod["cluster"], pod["node"]) if pod.get("node") else None
         evs = disruption_events.get(pod["uid"], []) + disruption_events.get((pod["namespace"], pod["pod"]), [])
@@ -559,7 +559,7 @@ def categorise(pods, namespaces, obs):
             pod["category"] = "restarted"
             continue
         if pod["uid"] in failed_by_uid:
-            exclude(pod, "failed_before", u"Pod %s" % (failed_by_uid[pod["uid"]].get("status") or "Failed"))
+            exclude(pod, "failed_before", "Pod %s" % (failed_by_uid[pod["uid"]].get("status") or "Failed"))
     for ns in namespaces.values():
         classify_workloads(ns, scaled_up)
     attribute_reboots(pods, infos, loose, start_ms)
@@ -596,7 +596,7 @@ def attribute_reboots(pods, infos, loose, start_ms):
         evidence = reboots.get((pod["cluster"], pod["node"])) or reboots.get((None, pod["node"])) or \
             suspects.get((pod["cluster"], pod["node"]))
         if evidence:
-            exclude(pod, "node_reboot", u"节点 %s：%s / node %s: %s" % (pod["node"], evidence, pod["node"], evidence))
+            exclude(pod, "node_reboot", "节点 %s：%s / node %s: %s" % (pod["node"], evidence, pod["node"], evidence))
             pod["cause"] = "node_reboot"
 
 

@@ -115,7 +115,7 @@ def detail_scopes(obs, wanted, open_keys):
 
 # -- the queries ------------------------------------------------------------------------------
 
-class _Queries(object):
+class _Queries:
     """Runs the queries of one run: two clients (pages of 1,000 and of 5,000) and what each answer lacked."""
 
     def __init__(self, api, store, window, deadline):
@@ -248,7 +248,7 @@ def events(run, scope_list, known):
         where.append("(%s || %s)" % (dql.in_list("involved_namespace", namespaces), dql.eq("involved_kind", "Node")))
     q = "L::%s:(%s) %s" % (dql.ident(EVENTS), _columns(EVENT_COLUMNS), dql.conditions(*where))
     out = [_event(row) for row in run.rows("events", q, paging="rows", wide=True)]
-    clusters = dict(((c, n), True) for c, n in known)
+    clusters = {(c, n): True for c, n in known}
     kept = [e for e in out if e["reason"] in SCOPE_EVENT_REASONS or not e["cluster"] or
             clusters.get((e["cluster"], e["namespace"])) or clusters.get((None, e["namespace"]))]
     kept.sort(key=lambda e: -(e["time_ms"] or 0))

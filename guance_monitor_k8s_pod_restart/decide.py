@@ -30,15 +30,15 @@ from guance_monitor_k8s_pod_restart import facts
 INCOMPLETE = "incomplete-data"
 ALL_PODS = "kube_pod"
 SOURCE_NAMES = {
-    "changes": u"重启计数变化的命名空间 / namespaces whose restart counters changed",
-    "presence": u"各集群的 Pod 数 / pods reporting per cluster",
-    "named namespaces": u"配置中点名的命名空间 / the namespaces configs name",
-    "nodes": u"节点对象 / node objects (kubernetes_nodes)",
-    "lost-node namespaces": u"丢失节点上的 Pod / pods on lost nodes",
-    "events": u"Kubernetes 事件 / Kubernetes events (kubernetes_events)",
-    "pod objects": u"Pod 对象与 YAML / pod objects and YAML (kubelet_pod)",
-    "pod counters": u"逐 Pod 的重启计数 / per-pod restart counters (kube_pod)",
-    "container memory": u"容器内存 / container memory (docker_containers)",
+    "changes": "重启计数变化的命名空间 / namespaces whose restart counters changed",
+    "presence": "各集群的 Pod 数 / pods reporting per cluster",
+    "named namespaces": "配置中点名的命名空间 / the namespaces configs name",
+    "nodes": "节点对象 / node objects (kubernetes_nodes)",
+    "lost-node namespaces": "丢失节点上的 Pod / pods on lost nodes",
+    "events": "Kubernetes 事件 / Kubernetes events (kubernetes_events)",
+    "pod objects": "Pod 对象与 YAML / pod objects and YAML (kubelet_pod)",
+    "pod counters": "逐 Pod 的重启计数 / per-pod restart counters (kube_pod)",
+    "container memory": "容器内存 / container memory (docker_containers)",
 }
 
 
@@ -138,7 +138,7 @@ def gap_texts(obs):
     """One line per query whose answer may be short: what is missing, and why."""
     out = []
     for name, gap in obs.gaps():
-        line = u"%s: %s" % (SOURCE_NAMES.get(name, name), gap)
+        line = "%s: %s" % (SOURCE_NAMES.get(name, name), gap)
         if line not in out:
             out.append(line)
     return out
@@ -149,8 +149,8 @@ def gap_texts(obs):
 def silence(obs, scope_list, watch):
     """The no-data decisions of every source: all pods, each configured cluster, each named namespace."""
     observed, runs, where = {}, {}, {}
-    fresh = dict((c, facts.data_state(obs.cluster_latest_ms(c), obs.window.end_ms) == "ok")
-                 for c in obs.cluster_minutes)
+    fresh = {c: facts.data_state(obs.cluster_latest_ms(c), obs.window.end_ms) == "ok"
+             for c in obs.cluster_minutes}
     presence = obs.complete("presence")
     observed[ALL_PODS] = any(fresh.values()) if presence else None
     runs[ALL_PODS] = max(s.no_data_runs for s in scope_list)

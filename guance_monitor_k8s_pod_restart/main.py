@@ -26,7 +26,7 @@ class K8SPodRestartCheck(Checker):
     """Pods restarting abnormally, per Kubernetes cluster and namespace (configs: see ``scopes``)."""
 
     name = "k8s-pod-restart"
-    title = u"Kubernetes Pod 异常重启巡检"
+    title = "Kubernetes Pod 异常重启巡检"
     schema = scopes.SCHEMA
     recover_after_runs = scopes.DEFAULTS["recover_after_runs"]
 
@@ -45,7 +45,7 @@ class K8SPodRestartCheck(Checker):
         obs = collect.gather(ctx.api, store, scope_list, lambda c, n: scope_of(c, n) is not None, open_keys,
                              window, ctx.deadline)
         namespaces, problems = analyse.assess(obs, scope_of, history)
-        verdicts = dict((key, analyse.judge(ns)) for key, ns in namespaces.items())
+        verdicts = {key: analyse.judge(ns) for key, ns in namespaces.items()}
         plan = decide.plan(namespaces, verdicts, obs, scope_list, tracker, self.silence(ctx), history)
         events = render.events(plan, namespaces, obs)
 

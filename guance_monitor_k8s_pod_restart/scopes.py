@@ -106,7 +106,7 @@ def from_entries(entries):
         return [Scope()]
     scopes = []
     for index, entry in enumerate(entries):
-        thresholds = dict((k, entry[k]) for k in DEFAULTS if entry.get(k) is not None)
+        thresholds = {k: entry[k] for k in DEFAULTS if entry.get(k) is not None}
         runs = entry.get("no_data_runs")
         scopes.append(Scope(entry.get("cluster_name"), entry.get("namespace"), thresholds,
                             entry.get("exclude_workloads"), index,

@@ -3,16 +3,18 @@
 For each check it deploys the script set's ``example`` startup script the way
 the script market does (placeholders filled with the sandbox's URL and keys),
 then, for every run time of the scenario, freezes the clock at that time and
-runs the startup scripts through the local Func runtime. It writes:
+runs the startup scripts through the local Func runtime (``now=``: the scenario
+moved to the present first). It writes (row formats: ``sandbox.journal``):
 
 - ``DIR/events.jsonl``: one object per event Guance received
   (``run``, ``check``, ``title``, ``status``, ``dimension_tags``, ``message``);
 - ``DIR/events/NNN-<check>-<status>.md``: each event's report;
 - ``DIR/calls.jsonl``: one line per request the sandbox served
-  (``service``, ``action``, ``status``, ``region``, ``run``).
+  (``service``, ``action``, ``status``, ``region``, ``run``);
+- ``DIR/task.log``: what the scripts printed (Func's task log);
+- ``DIR/state/``: the runtime's state between runs (``DFF.CACHE``), made afresh.
 """
 import io
-import json
 import os
 import shutil
 import sys
@@ -22,6 +24,7 @@ from guance_monitor_local import func_runtime
 from guance_monitor_local import market
 from guance_monitor_local import scenario as scenarios
 from guance_monitor_local.sandbox import Sandbox
+from guance_monitor_local.sandbox import journal as journals
 
 BUNDLED_SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "demo.json")
 CHECKS = {
@@ -70,26 +73,36 @@ def deployed_runtime(checks, values, state_dir, echo=None, library=None, env=Non
     return func_runtime.FuncRuntime(library=scripts, state_dir=state_dir, echo=echo, env=env)
 
 
+def known_checks(checks=None):
+    """``checks`` (default: all), each one of ours; DemoError with a did-you-mean otherwise."""
+    for check in checks or ():
+        if check not in CHECKS:
+            raise DemoError("unknown check %r%s: use one of %s" % (
+                check, scenarios.did_you_mean(check, CHECKS), ", ".join(CHECKS)))
+    return list(checks or CHECKS)
+
+
 def startup_func(check):
     """The function ID Func's cron job calls for a check: ``startup__<set>.run``."""
     return "startup__%s.run" % CHECKS[check]
 
 
-def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, library=None):
+def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, library=None, now=None):
     """Run the demo; returns the summary rows. Raises DemoError for a user mistake.
 
     ``library`` is where the script sets come from: this package (default) or an
-    exported market (``func_runtime.MarketLibrary``).
+    exported market (``func_runtime.MarketLibrary``). ``now`` (a time): the scenario is
+    first moved so that its last run is that minute, and the reports show current dates.
     """
     progress = progress or (lambda message: print(message, file=sys.stderr))
-    checks = list(checks or CHECKS)
-    for check in checks:
-        if check not in CHECKS:
-            raise DemoError("unknown check %r: use one of %s" % (check, ", ".join(CHECKS)))
+    checks = known_checks(checks)
     try:
         scenario = scenarios.load(scenario_path or BUNDLED_SCENARIO)
     except scenarios.ScenarioError as exc:
         raise DemoError("scenario %s" % exc)
+    if now is not None:
+        scenario = scenario.moved_to(now)
+        progress("scenario moved: its last run is %s" % clock.iso(scenario.runs[-1]))
 
     os.makedirs(out_dir, exist_ok=True)
     state_dir = os.path.join(out_dir, "state")
@@ -114,12 +127,10 @@ def run(scenario_path=None, checks=None, out_dir="demo-out", progress=None, libr
         events = [dict(e) for e in sandbox.events]
         calls = list(sandbox.calls)
 
-    for event in events:
-        event["run_time"] = clock.iso(scenario.runs[event["run"]]) if event.get("run") is not None else None
-    _write_events(out_dir, events)
-    _write_jsonl(os.path.join(out_dir, "calls.jsonl"),
-                 [{"service": c["service"], "action": c["action"], "status": c["status"],
-                   "region": c["region"], "run": c["run"]} for c in calls])
+    rows = [journals.event_row(event, scenario.runs) for event in events]
+    _write_jsonl(os.path.join(out_dir, "events.jsonl"), rows)
+    journals.write_reports(os.path.join(out_dir, "events"), rows)
+    _write_jsonl(os.path.join(out_dir, "calls.jsonl"), [journals.call_row(c) for c in calls])
     with io.open(os.path.join(out_dir, "task.log"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(task_logs) + "\n")
     return summarise(scenario, checks, events, failures)
@@ -130,32 +141,16 @@ def _error_line(error):
     return "%s: %s" % (type(error).__name__, text[0] if text else "")
 
 
-def _write_events(out_dir, events):
-    folder = os.path.join(out_dir, "events")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
-    rows = []
-    for number, event in enumerate(events, 1):
-        rows.append({"run": event.get("run_time"), "check": event.get("check"), "title": event["title"],
-                     "status": event["status"], "dimension_tags": event["dimension_tags"],
-                     "message": event["message"]})
-        name = "%03d-%s-%s.md" % (number, event.get("check") or "event", event["status"])
-        with io.open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
-            handle.write(u"# %s\n\n%s\n" % (event["title"], event["message"].rstrip()))
-    _write_jsonl(os.path.join(out_dir, "events.jsonl"), rows)
-
-
 def _write_jsonl(path, rows):
     with io.open(path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        handle.write("".join(journals.json_line(row) for row in rows))
 
 
 def summarise(scenario, checks, events, failures):
     rows = []
     for index, when in enumerate(scenario.runs):
         for check in checks:
-            counts = dict((s, 0) for s in STATUS_ORDER)
+            counts = {s: 0 for s in STATUS_ORDER}
             for event in events:
                 if event.get("run") == index and event.get("check") == check:
                     counts[event["status"]] += 1

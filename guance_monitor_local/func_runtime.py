@@ -9,7 +9,10 @@ It does what Func's worker does for a task (see the contract, section 1):
   refuses a missing or falsy ``name``, as Func does; other names are normal imports;
 - ``DFF.API`` validates its options as Func does and sets the same attributes on the
   function; ``DFF.ENV``, ``DFF.CACHE`` (files under the state directory, scoped per
-  script), ``DFF.STORE``, ``DFF.SIGN``, ``DFF.CONFIG``, ``DFF.CTX``, ``DFF.LOG``;
+  script), ``DFF.STORE``, ``DFF.SIGN``, ``DFF.CONFIG``, ``DFF.CTX``, ``DFF.LOG``, each also
+  under its lower-case alias as in Func; an unknown ``DFF.<name>`` raises AttributeError
+  naming it (Func answers None); ``DFF.SIGN``'s secret lives in the user's configuration
+  directory (``_local_secret``), not in the state directory;
 - the task's ``timeout`` is enforced: the function is interrupted when it runs out.
 
 Scripts come from a library: this repository's script sets (package-form imports
@@ -17,6 +20,7 @@ rewritten into Func form on load), or an exported script market directory.
 """
 import builtins
 import ctypes
+import difflib
 import functools
 import hashlib
 import inspect
@@ -58,7 +62,7 @@ class CustomImportError(ImportError):
 
 # -- script libraries --------------------------------------------------------------------------
 
-class PackageLibrary(object):
+class PackageLibrary:
     """This repository's script sets; sources rewritten into Func's import form on load."""
 
     def __init__(self, root=market.ROOT):
@@ -67,6 +71,9 @@ class PackageLibrary(object):
 
     def has(self, script_id):
         return script_id in self.paths
+
+    def ids(self):
+        return sorted(self.paths)
 
     def source(self, script_id):
         if script_id not in self._cache:
@@ -77,7 +84,7 @@ class PackageLibrary(object):
         return self.paths[script_id]
 
 
-class MarketLibrary(object):
+class MarketLibrary:
     """An exported script market: ``script-sets/<set>/<script>.py``."""
 
     def __init__(self, directory):
@@ -95,6 +102,9 @@ class MarketLibrary(object):
     def has(self, script_id):
         return script_id in self.paths
 
+    def ids(self):
+        return sorted(self.paths)
+
     def source(self, script_id):
         with open(self.paths[script_id], "r", encoding="utf-8") as handle:
             return handle.read()
@@ -103,7 +113,7 @@ class MarketLibrary(object):
         return self.paths[script_id]
 
 
-class OverlayLibrary(object):
+class OverlayLibrary:
     """Extra scripts (a startup script given by path or text) over a base library."""
 
     def __init__(self, base, extra):
@@ -112,6 +122,9 @@ class OverlayLibrary(object):
 
     def has(self, script_id):
         return script_id in self.extra or self.base.has(script_id)
+
+    def ids(self):
+        return sorted(set(self.extra) | set(self.base.ids()))
 
     def source(self, script_id):
         return self.extra[script_id][0] if script_id in self.extra else self.base.source(script_id)
@@ -122,7 +135,7 @@ class OverlayLibrary(object):
 
 # -- DFF helpers -------------------------------------------------------------------------------
 
-class LocalCache(object):
+class LocalCache:
     """``DFF.CACHE``: a Redis-like cache in files; values come back as text, as from Redis."""
 
     def __init__(self, store, default_scope):
@@ -145,13 +158,15 @@ class LocalCache(object):
 
     def set(self, key, value, scope=None, expire=None, not_exists=False, expires=None):
         full = self._key(key, scope)
-        if not_exists and self.store.get(full) is not None:
-            return None
+        if not_exists:     # Redis SET NX: atomic, across processes too
+            return True if self.store.add(full, self._text(value), expires=expire or expires) else None
         self.store.set(full, self._text(value), expires=expire or expires)
         return True
 
     def get(self, key, scope=None):
         value = self.store.get(self._key(key, scope))
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)       # a counter, as Redis answers it
         return value if value is None or isinstance(value, str) else None
 
     def getset(self, key, value, scope=None):
@@ -175,9 +190,7 @@ class LocalCache(object):
         return self.incrby(key, step, scope)
 
     def incrby(self, key, step=1, scope=None):
-        value = int(self.get(key, scope) or 0) + int(step)
-        self.set(key, value, scope)
-        return value
+        return self.store.incr(self._key(key, scope), int(step))
 
     def hset(self, key, field, value, scope=None, not_exists=False):
         full = self._key(key, scope)
@@ -197,7 +210,7 @@ class LocalCache(object):
         if field is None:
             return dict(table)
         if isinstance(field, (list, tuple)):
-            return dict((f, table.get(f)) for f in field)
+            return {f: table.get(f) for f in field}
         return table.get(field)
 
     def hgetall(self, key, scope=None):
@@ -253,7 +266,7 @@ class LocalCache(object):
         raise FuncError("DFF.CACHE.keys is not available in the local runtime")
 
 
-class LocalStoreHelper(object):
+class LocalStoreHelper:
     """``DFF.STORE``: JSON values with scope and expiry."""
 
     def __init__(self, store, default_scope):
@@ -278,8 +291,13 @@ class LocalStoreHelper(object):
         self.store.delete(self._key(key, scope))
 
 
-class LocalDFF(object):
-    """The ``DFF`` object of one script scope."""
+class LocalDFF:
+    """The ``DFF`` object of one script scope.
+
+    Its helpers answer under their name and its lower-case alias, as in Func; an unknown
+    name raises AttributeError naming it (with a did-you-mean), where Func would answer None
+    and leave the user with a ``'NoneType' object is not callable`` far from the typo.
+    """
 
     def __init__(self, task, scope, script_id):
         self._task = task
@@ -307,11 +325,35 @@ class LocalDFF(object):
                                         expires, cache_result, queue, category, tags, is_hidden)
 
     def __getattr__(self, name):
-        # Func's DFF answers None for helpers it does not have.
-        return None
+        # Only reached for names not set above. Func also answers the lower-case alias of each
+        # helper (``DFF.api``, ``DFF.env``); any other name is a mistake, said so, not a silent None.
+        helpers = self.helper_names()
+        if name == name.lower() and name.upper() in helpers:
+            return getattr(self, name.upper())
+        raise AttributeError(unknown_dff_attribute(name, helpers))
+
+    def helper_names(self):
+        """The ``DFF.<NAME>`` helpers of this runtime."""
+        return sorted(set(n for n in vars(self) if n.isupper()) | {"API"})
 
 
-class EnvHelper(object):
+# What DataFlux Func's ``DFF`` offers that the local runtime does not (contract, section 1.3).
+FUNC_ONLY_HELPERS = ("CONN", "SRC", "SQL", "RSRC", "RESP", "RESP_FILE", "RESP_LARGE_DATA", "REDIRECT", "FUNC",
+                     "BLUEPRINT", "THREAD", "SYS_DB", "SYS_CACHE_DB", "SYNC_API", "ASYNC_API", "CRON_JOB",
+                     "CRONTAB_CONFIG", "GUANCE_OPENAPI", "DATAKIT", "DATAWAY", "TOOLKIT", "EXTRA_GUANCE_DATA", "VAR")
+
+
+def unknown_dff_attribute(name, known):
+    """The message for ``DFF.<name>`` that the local runtime does not have, with a did-you-mean."""
+    if name in FUNC_ONLY_HELPERS:
+        return "DFF.%s exists in DataFlux Func but not in the local runtime" % name
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6) or \
+        difflib.get_close_matches(name.upper(), list(known), n=1, cutoff=0.6)
+    hint = " (did you mean DFF.%s?)" % close[0] if close else ""
+    return "DFF has no attribute %r%s" % (name, hint)
+
+
+class EnvHelper:
     """``DFF.ENV(name)``: the runtime's environment variables (None when unset)."""
 
     def __init__(self, values):
@@ -327,7 +369,7 @@ class EnvHelper(object):
         return list(self.values)
 
 
-class ConfigHelper(object):
+class ConfigHelper:
     def __init__(self, values):
         self.values = dict(values or {})
 
@@ -338,7 +380,7 @@ class ConfigHelper(object):
         return self.values.get(key, default)
 
 
-class ContextHelper(object):
+class ContextHelper:
     def __init__(self):
         self._data = {}
 
@@ -366,7 +408,7 @@ class ContextHelper(object):
 
 # -- one task ----------------------------------------------------------------------------------
 
-class Task(object):
+class Task:
     """One function call, as one Func task: its own module cache, log, context."""
 
     def __init__(self, runtime, func_id, kwargs=None, origin="crontab", cron_expr=None):
@@ -421,8 +463,8 @@ class Task(object):
                 if key.startswith("_DFF_"):
                     scope[key] = value
         scope["DFF"] = LocalDFF(self, scope, script_id)
-        safe_builtins = dict((name, getattr(builtins, name)) for name in dir(builtins)
-                             if name not in ("BaseException",))
+        safe_builtins = {name: getattr(builtins, name) for name in dir(builtins)
+                             if name not in ("BaseException",)}
         # Bound to the very dict the script runs in, so what it sets before an import is seen.
         safe_builtins["__import__"] = functools.partial(self.custom_import, scope)
         safe_builtins["print"] = self.log
@@ -443,7 +485,9 @@ class Task(object):
                     globals[import_name] = module.__dict__[import_name]
             return module
         if "__" in name and "." not in name and name != "__future__" and not name.startswith("_"):
-            raise CustomImportError("no script %r in the script library (Func would look it up as a script)" % name)
+            close = difflib.get_close_matches(name, self.runtime.library.ids(), n=1, cutoff=0.6)
+            hint = "did you mean %r?" % close[0] if close else "Func would look it up as a script"
+            raise CustomImportError("no script %r in the script library (%s)" % (name, hint))
         return builtins.__import__(name, globals, locals, fromlist or (), level)
 
     def import_script(self, script_id, parent_scope=None):
@@ -568,7 +612,7 @@ def _valid_cron(expression):
 
 # -- the runtime -------------------------------------------------------------------------------
 
-class TaskResult(object):
+class TaskResult:
     def __init__(self, task, value=None, error=None, seconds=0.0, api_funcs=None):
         self.task = task
         self.value = value
@@ -585,7 +629,7 @@ class TaskResult(object):
         return [line["message"] for line in self.task.log_lines]
 
 
-class FuncRuntime(object):
+class FuncRuntime:
     """Runs functions of scripts from a library, task by task, as Func's worker does."""
 
     def __init__(self, library=None, env=None, state_dir=None, secret=None, echo=print, config=None):
@@ -707,11 +751,59 @@ def _raise_in_thread(thread, exc_type):
 
 
 def _local_secret(store):
-    secret = store.get("func-secret")
-    if not secret:
-        secret = hashlib.sha256(os.urandom(32)).hexdigest()
-        store.set("func-secret", secret)
+    """The signing secret outside Func (what ``DFF.SIGN``, hence the inspection's refKey, uses).
+
+    ``$GUANCE_MONITOR_FUNC_SECRET`` when set; else the file ``func-secret`` in the user's
+    configuration directory (``config_dir()``), made once. It does not live in the state
+    directory, so moving the state does not register a second inspection. A secret that an
+    earlier version kept in the state directory (``store``) is adopted when there is no file yet.
+    """
+    secret = os.environ.get(FUNC_SECRET_ENV)
+    if secret:
+        return secret
+    return read_or_create_secret(os.path.join(config_dir(), SECRET_FILE), lambda: store.get("func-secret"))
+
+
+FUNC_SECRET_ENV = "GUANCE_MONITOR_FUNC_SECRET"
+CONFIG_DIR_ENV = "GUANCE_MONITOR_CONFIG_DIR"
+SECRET_FILE = "func-secret"
+
+
+def config_dir():
+    """``$GUANCE_MONITOR_CONFIG_DIR``, else ``~/.config/guance-monitor``."""
+    return os.environ.get(CONFIG_DIR_ENV) or os.path.join(os.path.expanduser("~"), ".config", "guance-monitor")
+
+
+def read_or_create_secret(path, earlier=lambda: None):
+    """The secret in ``path``; created (mode 0600) from ``earlier()`` or at random when absent.
+
+    Two processes starting at once agree: the file appears whole and only once; the loser reads it.
+    """
+    existing = _read_secret(path)
+    if existing:
+        return existing
+    secret = earlier() or hashlib.sha256(os.urandom(32)).hexdigest()
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    temporary = os.path.join(folder, ".%s.%s" % (os.path.basename(path), uuid.uuid4().hex))
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+    try:
+        os.link(temporary, path)   # appears whole, and only if absent
+    except FileExistsError:
+        secret = _read_secret(path) or secret
+    finally:
+        os.unlink(temporary)
     return secret
+
+
+def _read_secret(path):
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return None
 
 
 def script_id_for_path(path):

@@ -20,31 +20,48 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 
 import guance_monitor_local
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(guance_monitor_local.__file__)))
 
-# The Func script sets of this project, in dependency order, with their market metadata.
+# The Func script sets of this project, in dependency order, with their market metadata. Func stores
+# a set's ``title`` as given (a mapping becomes "[object Object]"): a plain string, translated through
+# the market's ``extra.i18n`` (language -> {text: translation}), which Func's UI applies to set titles and
+# to the ``"<...>"`` placeholders of ``example`` scripts.
 SCRIPT_SETS = [
     {"id": "guance_monitor",
-     "title": {"zh-CN": u"观测云自建巡检（核心包）", "en": "Guance self-hosted inspection (core)"},
+     "title": "观测云自建巡检（核心包）",
+     "translations": {"en": "Guance self-hosted inspection (core)"},
      "description": "Registration, runner, event reporting, DQL, state and report helpers shared by the inspections.",
+     # jinja2 and requests: in DataFlux Func's image.
      "requirements": ""},
     {"id": "guance_monitor_spot_alive",
-     "title": {"zh-CN": u"观测云自建巡检（阿里云抢占式实例存活检测）",
-               "en": "Guance self-hosted inspection (Alibaba Cloud spot instance survival)"},
+     "title": "观测云自建巡检（阿里云抢占式实例存活检测）",
+     "translations": {"en": "Guance self-hosted inspection (Alibaba Cloud spot instance survival)"},
      "description": "Finds Alibaba Cloud ECS spot instances about to be released or at risk; prices in every zone, "
                     "price history and advice.",
+     # What its scripts import, pinned as in requirements/func-py38.txt (Func's PIP tool installs each).
      "requirements": "alibabacloud-ecs20140526==7.11.8\nalibabacloud-cms20190101==4.0.10\n"
-                     "alibabacloud-tea-openapi==0.4.6\ndarabonba-core==1.0.9\nalibabacloud-credentials\n"},
+                     "alibabacloud-tea-openapi==0.4.6\ndarabonba-core==1.0.9\nalibabacloud-credentials==1.0.12\n"
+                     "alibabacloud-tea==0.4.3\n"},
     {"id": "guance_monitor_k8s_pod_restart",
-     "title": {"zh-CN": u"观测云自建巡检（K8S-Pod重启检测）",
-               "en": "Guance self-hosted inspection (Kubernetes Pod restart)"},
+     "title": "观测云自建巡检（K8S-Pod重启检测）",
+     "translations": {"en": "Guance self-hosted inspection (Kubernetes Pod restart)"},
      "description": "Detects a rising share of restarted pods per cluster and namespace, explains why, advises.",
      # PyYAML (pod YAML) is in DataFlux Func's image already.
      "requirements": ""},
 ]
+# The deploy form's fields (the examples' placeholders), as Func's UI shows them per language.
+PLACEHOLDER_TRANSLATIONS = {
+    "zh-CN": {"Guance API Key ID": "观测云 API Key ID", "Guance API Key": "观测云 API Key",
+              "Guance Node": "观测云节点", "Aliyun AccessKey ID": "阿里云 AccessKey ID",
+              "Aliyun AccessKey Secret": "阿里云 AccessKey Secret", "Aliyun Endpoint": "阿里云 Endpoint"},
+}
+EXPORTED_BY = "guance-monitor export-market"
+KEPT_ENTRIES = ("TOKEN",)   # Func's own file in a market it administers
 SCRIPT_SET_IDS = [s["id"] for s in SCRIPT_SETS]
 STARTUP_SET = "startup"
 _PLACEHOLDER = re.compile(r'"<([^"<>\n]+)>"')
@@ -160,35 +177,107 @@ def placeholders(example_source):
 # -- export ------------------------------------------------------------------------------------
 
 def export(directory, root=ROOT, now=None):
-    """Write the script market DataFlux Func reads into ``directory``; returns the META dict."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    """Write the script market DataFlux Func reads into ``directory``; returns the META dict.
+
+    ``directory`` is new, empty (hidden entries such as ``.git`` aside) or a previous
+    export, whose content is replaced: nothing of an earlier export stays behind.
+    Anything else is refused with MarketError. The market is written into a hidden
+    folder first and moved in place once complete.
+    """
+    check_target(directory)
+    os.makedirs(directory, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".export-", dir=directory)
+    try:
+        meta = _write_market(staging, root, now or datetime.datetime.now(datetime.timezone.utc))
+        for name in _visible_entries(directory):
+            if name not in KEPT_ENTRIES:
+                _remove(os.path.join(directory, name))
+        for name in os.listdir(staging):
+            os.rename(os.path.join(staging, name), os.path.join(directory, name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return meta
+
+
+def check_target(directory):
+    """MarketError unless ``directory`` is absent, empty but for hidden entries, or an earlier export."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise MarketError("%s is a file, not a directory: give a new or empty directory, or a previous export"
+                          % directory)
+    if not os.path.isdir(directory):
+        return
+    visible = [name for name in _visible_entries(directory) if name not in KEPT_ENTRIES]
+    if visible and not is_previous_export(directory):
+        shown = ", ".join(sorted(visible)[:3]) + (", ..." if len(visible) > 3 else "")
+        raise MarketError("%s already holds other files (%s): export into a new or empty directory, "
+                          "or into a previous export, whose content is replaced" % (directory, shown))
+
+
+def is_previous_export(directory):
+    """Whether ``directory`` holds a market written by ``export`` (its META.yaml says so)."""
+    text = _read(os.path.join(directory, "META.yaml"))
+    return re.search(r'^\s*exportedBy: "%s"\s*$' % re.escape(EXPORTED_BY), text, re.MULTILINE) is not None
+
+
+def _visible_entries(directory):
+    return [name for name in os.listdir(directory) if not name.startswith(".")]
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.remove(path)
+
+
+def _write_market(directory, root, now):
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
     scripts = package_scripts(root)
-    meta = {"version": 2, "extra": {"exportTime": stamp, "exportedBy": "guance-monitor export-market"},
+    meta = {"version": 2, "extra": {"exportTime": stamp, "exportedBy": EXPORTED_BY, "i18n": {}},
             "scriptSets": []}
+    examples = []
     for spec in SCRIPT_SETS:
         set_dir = os.path.join(directory, "script-sets", spec["id"])
-        os.makedirs(set_dir, exist_ok=True)
+        os.makedirs(set_dir)
         entries = []
         for script_id, path in sorted(scripts.items()):
             set_id, name = script_id.split("__", 1)
             if set_id != spec["id"]:
                 continue
             code = read_script(path, script_id)
-            with open(os.path.join(set_dir, name + ".py"), "w", encoding="utf-8") as handle:
-                handle.write(code)
+            _write(os.path.join(set_dir, name + ".py"), code)
+            if name == "example":
+                examples.append(code)
             entries.append({"id": script_id, "title": _script_title(code, name), "description": "",
                             "publishVersion": 1, "type": "python",
                             "codeMD5": hashlib.md5(code.encode("utf-8")).hexdigest(), "updateTime": stamp})
-        _write(os.path.join(set_dir, "README.md"), _set_readme(spec, root))
+        _write(os.path.join(set_dir, "README.md"), _set_readme(spec))
         _write(os.path.join(set_dir, "CHANGELOG.md"), _read(os.path.join(root, "CHANGELOG.md")))
         _write(os.path.join(set_dir, "CHANGELOG-info.yaml"), to_yaml({"latestUpdateTime": stamp}))
-        meta["scriptSets"].append({"id": spec["id"], "title": spec["title"], "description": spec["description"],
-                                   "requirements": spec["requirements"], "origin": "scriptMarket",
-                                   "originId": spec["id"], "_extra": {}, "scripts": entries})
+        script_set = {"id": spec["id"], "title": spec["title"], "description": spec["description"],
+                      "requirements": spec["requirements"], "origin": "scriptMarket", "originId": spec["id"],
+                      "_extra": {}, "scripts": entries}
+        script_set["originMD5"] = script_set_md5(script_set)
+        meta["scriptSets"].append(script_set)
+    meta["extra"]["i18n"] = translations(examples)
     _write(os.path.join(directory, "META.yaml"), to_yaml(meta))
     _write(os.path.join(directory, "README.md"), _read(os.path.join(root, "README.md")))
     return meta
+
+
+def translations(examples):
+    """The market's ``extra.i18n``: language -> {text as written: translation} for the set titles and
+    the placeholders of the ``examples`` (sources)."""
+    fields = [key for source in examples for key in placeholders(source)]
+    i18n = {}
+    for spec in SCRIPT_SETS:
+        for language, text in spec["translations"].items():
+            i18n.setdefault(language, {})[spec["title"]] = text
+    for language, table in PLACEHOLDER_TRANSLATIONS.items():
+        for field in fields:
+            if field in table:
+                i18n.setdefault(language, {})[field] = table[field]
+    return i18n
 
 
 def _script_title(code, name):
@@ -199,10 +288,60 @@ def _script_title(code, name):
     return doc.strip().splitlines()[0] if doc.strip() else name
 
 
-def _set_readme(spec, root):
-    title = spec["title"]
-    return u"# %s\n\n%s\n\n%s\n\nSee the project README for installation and configuration.\n" % (
-        title["zh-CN"], title["en"], spec["description"])
+def _set_readme(spec):
+    return "# %s\n\n%s\n\n%s\n\nSee the project README for installation and configuration.\n" % (
+        spec["title"], spec["translations"]["en"], spec["description"])
+
+
+# -- originMD5, as DataFlux Func computes it ----------------------------------------------------
+
+SCRIPT_SET_MD5_FIELDS = ("id", "title", "description", "requirements")
+SCRIPT_MD5_FIELDS = ("id", "title", "description", "type", "codeMD5")
+
+
+def script_set_md5(script_set):
+    """A set's ``originMD5``: what Func's ``getScriptSetMD5`` (server/utils/common.js) computes.
+
+    The object ``{scriptSet: {}, scripts: [...], id, title, description, requirements}``, the scripts
+    reduced to ``id, title, description, type, codeMD5`` and sorted by id, serialized as the
+    ``sorted-json`` package (0.2.6) does, then md5 of its UTF-8 bytes, in hex.
+    """
+    data = {"scriptSet": {}, "scripts": []}
+    for field in SCRIPT_SET_MD5_FIELDS:
+        data[field] = script_set[field]
+    for script in script_set.get("scripts") or []:
+        data["scripts"].append({field: script[field] for field in SCRIPT_MD5_FIELDS})
+    data["scripts"].sort(key=lambda script: _utf16(script["id"]))
+    return hashlib.md5(sorted_json(data).encode("utf-8")).hexdigest()
+
+
+def sorted_json(value):
+    """``sortedJSON.sortify(value, {stringify: true})``: keys sorted as JavaScript sorts strings (UTF-16
+    code units), laid out as a JavaScript object orders them (array-index keys first, ascending), and
+    ``JSON.stringify``'s compact text (non-ASCII as is; a whole float as an integer)."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=_utf16)
+        keys = sorted((k for k in keys if _is_array_index(k)), key=int) + [k for k in keys if not _is_array_index(k)]
+        return "{%s}" % ",".join("%s:%s" % (_js_string(k), sorted_json(value[k])) for k in keys)
+    if isinstance(value, (list, tuple)):
+        return "[%s]" % ",".join(sorted_json(item) for item in value)
+    if isinstance(value, str):
+        return _js_string(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value)
+
+
+def _utf16(text):
+    return text.encode("utf-16-be")
+
+
+def _is_array_index(key):
+    return key.isdigit() and str(int(key)) == key and int(key) < 2 ** 32 - 1
+
+
+def _js_string(text):
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _read(path):

@@ -2,18 +2,26 @@
 
 See the README ("Scenario format") for the whole format. ``load`` reads a
 file, ``from_dict`` validates a dict; a malformed scenario raises
-``ScenarioError`` naming the bad path (``guance.points.metric[3].time``).
+``ScenarioError`` naming the bad path (``guance.points.metric[3].time``):
+a Studio entry must name a known inspection (or a ``funcId`` / ``title``),
+and the Alibaba Cloud fields the sandbox and the inspections read must have
+their API's type (``ALIYUN_FIELDS``: numbers, times, strings, lists).
 Unknown keys are ignored. Points are normalised to
 ``{"measurement", "tags", "fields", "time_ms"}``; times may be ISO 8601 UTC
 or epoch milliseconds.
 
+``Scenario.moved_to(now, index)`` shifts every time of a scenario so that one of its
+runs is the current minute (``timeshift`` says what is moved).
+
 Benchmarks that generate millions of points skip the dicts: ``add_frame``
 attaches a pandas DataFrame (``time_ms`` + tag columns + field columns).
 """
+import difflib
 import json
 import os
 
 from guance_monitor import clock
+from guance_monitor_local import timeshift
 
 NAMESPACES = {
     "metric": "M",
@@ -23,6 +31,42 @@ NAMESPACES = {
     "keyevent": "E",
 }
 ALIYUN_LISTS = ("instances", "spot_price_history", "spot_advice", "available_resource", "system_events")
+
+# The fields of the Alibaba Cloud objects that the sandbox or the inspections read, with their type
+# (a trailing ``!``: required). Other fields are answered as given.
+TEXT, NUMBER, TIME, TEXTS = "text", "number", "time", "texts"
+_KIND_TEXT = {TEXT: "a string", NUMBER: "a number", TEXTS: "a list of strings",
+              TIME: "a time (ISO 8601 UTC or epoch milliseconds)"}
+_VISIBLE = {"_visible_from": TIME, "_visible_until": TIME}
+REGION_FIELDS = {"_zones": TEXTS, "_currency": TEXT}
+ALIYUN_FIELDS = {
+    "instances": dict(_VISIBLE, **{
+        "InstanceId!": TEXT, "InstanceName": TEXT, "HostName": TEXT, "InstanceType": TEXT,
+        "InstanceTypeFamily": TEXT, "RegionId": TEXT, "ZoneId": TEXT, "Status": TEXT,
+        "InstanceChargeType": TEXT, "SpotStrategy": TEXT, "SpotPriceLimit": NUMBER, "SpotDuration": NUMBER,
+        "Cpu": NUMBER, "Memory": NUMBER, "CreationTime": TIME, "StartTime": TIME, "ExpiredTime": TIME,
+        "AutoReleaseTime": TIME, "OperationLocks": ("LockReason", {"LockReason": TEXT}),
+        "Tags": ("Tag", {"TagKey": TEXT, "TagValue": TEXT})}),
+    "spot_price_history": dict(_VISIBLE, **{
+        "InstanceType": TEXT, "ZoneId": TEXT, "NetworkType": TEXT, "IoOptimized": TEXT, "OSType": TEXT,
+        "_os_type": TEXT, "SpotDuration": NUMBER, "_spot_duration": NUMBER,
+        "SpotPrice!": NUMBER, "OriginPrice": NUMBER, "Timestamp!": TIME}),
+    "spot_advice": dict(_VISIBLE, **{
+        "ZoneId": TEXT,
+        "AvailableSpotResources": ("AvailableSpotResource", dict(_VISIBLE, **{
+            "InstanceType": TEXT, "AverageSpotDiscount": NUMBER, "InterruptionRate": NUMBER,
+            "InterruptRateDesc": TEXT, "_cores": NUMBER, "_memory": NUMBER, "_gpu_amount": NUMBER,
+            "_family": TEXT, "_family_level": TEXT, "_gpu_spec": TEXT}))}),
+    "available_resource": dict(_VISIBLE, **{
+        "ZoneId": TEXT, "Status": TEXT, "StatusCategory": TEXT,
+        "AvailableResources": ("AvailableResource", {
+            "Type": TEXT,
+            "SupportedResources": ("SupportedResource", {"Value": TEXT, "Status": TEXT, "StatusCategory": TEXT})})}),
+    "system_events": dict(_VISIBLE, **{
+        "Id": TEXT, "Product": TEXT, "Name": TEXT, "Level": TEXT, "Status": TEXT, "Time!": TIME,
+        "GroupId": TEXT, "RegionId": TEXT, "ResourceId": TEXT, "InstanceName": TEXT, "_event_type": TEXT,
+        "EventType": TEXT}),
+}
 CHECKS = ("spot-alive", "k8s-pod-restart")
 
 DEFAULT_SANDBOX = {
@@ -40,7 +84,7 @@ class ScenarioError(ValueError):
     """The scenario is malformed; the text starts with the path of the bad part."""
 
 
-class Scenario(object):
+class Scenario:
     def __init__(self):
         self.name = ""
         self.description = ""
@@ -48,8 +92,8 @@ class Scenario(object):
         self.runs = []              # aware datetimes, in order
         self.workspace = dict(DEFAULT_WORKSPACE)
         self.studio = []            # [{check, callKwargs, disabled, ...}]
-        self.points = dict((ns, []) for ns in NAMESPACES.values())  # "M" -> [point]
-        self.frames = dict((ns, []) for ns in NAMESPACES.values())  # "M" -> [(measurement, frame, tag_columns)]
+        self.points = {ns: [] for ns in NAMESPACES.values()}  # "M" -> [point]
+        self.frames = {ns: [] for ns in NAMESPACES.values()}  # "M" -> [(measurement, frame, tag_columns)]
         self.aliyun = {}            # region -> {list name -> [objects]}
         self.sandbox = dict(DEFAULT_SANDBOX)
         self.labels = {}            # expected outcomes, for labelled test scenarios
@@ -75,6 +119,29 @@ class Scenario(object):
                     top = int(frame["time_ms"].max())
                     latest = top if latest is None else max(latest, top)
         return latest
+
+    def shifted(self, delta_ms):
+        """This scenario with every time in it moved by ``delta_ms`` (``timeshift``)."""
+        moved = from_dict(timeshift.shift_scenario_data(self.raw, delta_ms), source=self.source)
+        moved.runs = [clock.from_ms(clock.to_ms(when) + delta_ms) for when in self.runs]
+        for namespace, frames in self.frames.items():
+            for measurement, frame, tag_columns in frames:
+                frame = frame.copy()
+                frame["time_ms"] = frame["time_ms"] + delta_ms
+                moved.frames[namespace].append((measurement, frame, tag_columns))
+        return moved
+
+    def run_index(self, index):
+        """``index`` into ``runs`` (negative counts from the end); ScenarioError when out of range."""
+        if not -len(self.runs) <= index < len(self.runs):
+            raise ScenarioError("runs: no run %d; this scenario has %d run%s (0 to %d)" % (
+                index, len(self.runs), "" if len(self.runs) == 1 else "s", len(self.runs) - 1))
+        return index % len(self.runs)
+
+    def moved_to(self, now, index=-1):
+        """This scenario shifted by whole minutes so that ``runs[index]`` is the minute of ``now``."""
+        run_ms = clock.to_ms(self.runs[self.run_index(index)])
+        return self.shifted(timeshift.whole_minutes_back(run_ms, clock.to_ms(clock.parse_time(now))))
 
     def studio_for(self, check):
         for entry in self.studio:
@@ -147,14 +214,37 @@ def _load_studio(scenario, studio):
         where = "guance.studio[%d]" % index
         if not isinstance(entry, dict):
             raise ScenarioError("%s: expected an object" % where)
-        if not isinstance(entry.get("check"), str) or not entry["check"]:
-            raise ScenarioError("%s.check: expected the inspection name (%s)" % (where, " or ".join(CHECKS)))
+        for key in ("funcId", "title"):
+            if key in entry and (not isinstance(entry[key], str) or not entry[key]):
+                raise ScenarioError("%s.%s: expected a non-empty string" % (where, key))
+        _check_studio_check(entry, where)
         call_kwargs = entry.get("callKwargs", {})
         if not isinstance(call_kwargs, dict):
             raise ScenarioError("%s.callKwargs: expected an object of argument -> value" % where)
         if not isinstance(entry.get("disabled", False), bool):
             raise ScenarioError("%s.disabled: expected true or false" % where)
         scenario.studio.append(dict(entry, callKwargs=call_kwargs, disabled=entry.get("disabled", False)))
+
+
+def _check_studio_check(entry, where):
+    """An entry applies by ``funcId`` or ``title`` (``check`` is then a free label), else by ``check``,
+    which must name one of our inspections."""
+    check = entry.get("check")
+    if entry.get("funcId") or entry.get("title"):
+        if check is not None and not isinstance(check, str):
+            raise ScenarioError("%s.check: expected a string" % where)
+        return
+    if not isinstance(check, str) or not check:
+        raise ScenarioError("%s.check: expected the inspection name (%s)" % (where, " or ".join(CHECKS)))
+    if check not in CHECKS:
+        raise ScenarioError("%s.check: unknown inspection %r%s; known: %s (or name the inspection by "
+                            "funcId or title)" % (where, check, did_you_mean(check, CHECKS), ", ".join(CHECKS)))
+
+
+def did_you_mean(word, choices):
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return " (did you mean %r?)" % close[0] if close else ""
 
 
 def _load_points(scenario, points):
@@ -212,6 +302,7 @@ def _load_aliyun(scenario, aliyun):
         where = "aliyun.%s" % region
         if not isinstance(resources, dict):
             raise ScenarioError("%s: expected an object" % where)
+        _check_fields(resources, where, REGION_FIELDS)
         clean = {}
         for key in ALIYUN_LISTS:
             items = resources.get(key, [])
@@ -220,10 +311,66 @@ def _load_aliyun(scenario, aliyun):
             for index, item in enumerate(items):
                 if not isinstance(item, dict):
                     raise ScenarioError("%s.%s[%d]: expected an object" % (where, key, index))
+                _check_fields(item, "%s.%s[%d]" % (where, key, index), ALIYUN_FIELDS[key])
             clean[key] = items
         for key, value in resources.items():
             clean.setdefault(key, value)
         scenario.aliyun[region] = clean
+
+
+def _check_fields(obj, where, spec):
+    """Check the fields of ``obj`` named in ``spec`` (field -> kind, or (wrapper, item spec) for the
+    APIs' wrapped lists); raise ScenarioError naming the path of the first bad one."""
+    for key, kind in spec.items():
+        required = key.endswith("!")
+        key = key.rstrip("!")
+        if key not in obj or obj[key] is None:
+            if required:
+                raise ScenarioError("%s.%s: required (%s)" % (where, key, _KIND_TEXT.get(kind, "an object")))
+            continue
+        if isinstance(kind, tuple):
+            _check_wrapped(obj[key], "%s.%s" % (where, key), kind)
+        elif not _is_kind(obj[key], kind):
+            raise ScenarioError("%s.%s: expected %s, got %s" % (where, key, _KIND_TEXT[kind], _shown(obj[key])))
+
+
+def _check_wrapped(value, where, kind):
+    """``{"Inner": [items]}`` or a bare list of items, each checked against the item spec."""
+    inner, item_spec = kind
+    items = value.get(inner) if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        where = "%s.%s" % (where, inner)
+    if items is None:
+        return
+    if not isinstance(items, list):
+        raise ScenarioError("%s: expected a list" % where)
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ScenarioError("%s[%d]: expected an object" % (where, index))
+        _check_fields(item, "%s[%d]" % (where, index), item_spec)
+
+
+def _is_kind(value, kind):
+    if kind == TEXT:
+        return isinstance(value, str)
+    if kind == NUMBER:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == TEXTS:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == TIME:
+        if value == "":   # the APIs answer "" for a time that is not set (AutoReleaseTime)
+            return True
+        try:
+            clock.parse_time(value)
+        except ValueError:
+            return False
+        return True
+    raise AssertionError(kind)
+
+
+def _shown(value):
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _load_sandbox(scenario, sandbox):

@@ -203,7 +203,7 @@ def instance_event(instance, evaluation, change, since_ms, market_view, advice_i
     top = findings[0]["code"]
     zh, en = HEADLINES[top]
     more = len(findings) - 1
-    title = u"%s / %s: %s" % (zh, en.capitalize(), who(instance))
+    title = u"%s / %s: %s" % (zh, en.capitalize(), report.md(who(instance)))
     if more:
         title += u"（另有 %d 项 / +%d more）" % (more, more)
     status = evaluation["severity"]
@@ -236,7 +236,7 @@ def recovered_event(instance, previous, gone, cleared, since_ms, evaluation, mar
         zh, en = u"抢占式实例已释放", "spot instance released"
     else:
         zh, en = u"抢占式实例风险已解除", "spot instance risk cleared"
-    title = u"%s / %s: %s" % (zh, en.capitalize(), who(instance))
+    title = u"%s / %s: %s" % (zh, en.capitalize(), report.md(who(instance)))
     rows = [(u"对象 Object", u"%s · %s · %s" % (who(instance), instance.get("instance_type") or "-",
                                                 instance.get("zone_id") or "-")),
             (u"之前 Before", u"%s：%s" % (STATUS_LABEL.get(previous.get("status"), previous.get("status") or "-"),
@@ -264,8 +264,9 @@ def group_event(region, instance_type, status, members, recovered, market_view, 
             counts[finding["code"]] = counts.get(finding["code"], 0) + 1
     top = max(counts, key=lambda c: (_rank(c), counts[c])) if counts else "recycling"
     zh, en = GROUP_HEADLINES[top]
-    title = u"%d 个 %s %s / %d %s %s in %s" % (len(members), _one_line(instance_type), zh, len(members),
-                                                _one_line(instance_type), en, region)
+    title = u"%d 个 %s %s / %d %s %s in %s" % (len(members), report.md(_one_line(instance_type)), zh,
+                                                len(members), report.md(_one_line(instance_type)), en,
+                                                report.md(_one_line(region)))
     rows = [(u"对象 Object", u"%s · %s" % (instance_type, region)),
             (u"状态 Status", STATUS_LABEL[status]),
             (u"受影响实例 Affected", str(len(members))),
@@ -302,7 +303,7 @@ def group_event(region, instance_type, status, members, recovered, market_view, 
 
 def group_ok_event(region, instance_type, still_firing, recovered, notes, now_ms, since_ms):
     title = u"%s 抢占式实例批量告警已恢复 / Grouped spot alert recovered: %s in %s" % (
-        _one_line(instance_type), _one_line(instance_type), region)
+        report.md(_one_line(instance_type)), report.md(_one_line(instance_type)), report.md(_one_line(region)))
     rows = [(u"对象 Object", u"%s · %s" % (instance_type, region)),
             (u"恢复时间 Recovered", report.display_time(now_ms)),
             (u"持续 Lasted", report.duration((now_ms - since_ms) / 1000.0) if since_ms else "-")]

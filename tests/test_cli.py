@@ -33,12 +33,12 @@ def assert_usage_error(status, err, command, text):
 # -- help ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command, options", [
-    ([], ["demo", "run", "serve", "sandbox", "export-market"]),
-    (["demo"], ["--scenario", "--check", "--out"]),
-    (["run"], ["SCRIPT", "--func", "--kwargs", "--env", "--state-dir", "--market"]),
-    (["serve"], ["SCRIPT", "--env", "--state-dir", "--market"]),
-    (["sandbox"], ["SCENARIO", "--port", "--run"]),
-    (["export-market"], ["DIR"]),
+    ([], ["demo", "run", "serve", "sandbox", "export-market", "--debug"]),
+    (["demo"], ["--scenario", "--check", "--out", "--now", "task.log", "--debug"]),
+    (["run"], ["SCRIPT", "--func", "--kwargs", "--at", "--env", "--state-dir", "--market", "--debug"]),
+    (["serve"], ["SCRIPT", "--env", "--state-dir", "--market", "--debug"]),
+    (["sandbox"], ["SCENARIO", "--port", "--run", "--now", "--out", "/_sandbox/events", "--debug"]),
+    (["export-market"], ["DIR", "--debug"]),
 ])
 def test_help_of_each_command(command, options, capsys):
     with pytest.raises(SystemExit) as info:
@@ -149,14 +149,14 @@ def test_run_script_with_a_syntax_error(tmp_path, capsys):
     script = write(tmp_path, "broken.py", "x = 1\ndef (:\n")
     status, _, err = run(["run", script, "--state-dir", str(tmp_path / "s")], capsys)
     assert status == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("guance-monitor run: startup__broken: syntax error, line 2")
+    assert err.startswith("guance-monitor run: %s:2: syntax error: invalid syntax" % script)
 
 
 def test_run_script_with_bad_api_options(tmp_path, capsys):
     script = write(tmp_path, "opts.py", "@DFF.API('t', timeout=5000)\ndef run():\n    return 1\n")
     status, _, err = run(["run", script, "--state-dir", str(tmp_path / "s")], capsys)
     assert_usage_error(status, err, "run",
-                       "startup__opts: `timeout` should be between `1` and `3600` (seconds)")
+                       "%s:1: `timeout` should be between `1` and `3600` (seconds)" % script)
 
 
 # -- run -----------------------------------------------------------------------------------------
@@ -232,3 +232,13 @@ def test_sandbox_command_serves_the_scenario_until_stopped(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_serve_lines_carry_their_time_and_level(capsys):
+    import re
+    log = cli.serve_logger()
+    log.info("startup__a.run finished in 0.2 s: ok")
+    log.error("startup__b.run failed after 1.0 s: ValueError: x")
+    lines = capsys.readouterr().err.splitlines()
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO startup__a.run finished in 0.2 s: ok$", lines[-2])
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ERROR startup__b.run failed", lines[-1])

@@ -85,3 +85,52 @@ def test_same_function_keeps_its_refkey_and_is_not_modified_when_unchanged(make_
     assert len(sandbox.service("guance").rules) == 1
     assert sandbox.calls_of("guance", "/api/v1/self_built_checker/create")
     assert not sandbox.calls_of("guance", "/api/v1/self_built_checker/modify")
+
+
+ZONE_SCRIPT = u'''
+account = %r
+
+from guance_monitor__register import self_hosted_monitor
+from guance_monitor__event_reporter import EventReporter
+import guance_monitor__report as report
+import guance_monitor__clock as clock
+
+
+@self_hosted_monitor(account['api_key_id'], account['api_key'], account['guance_node'])
+@DFF.API('Zone', timeout=60)
+def run():
+    EventReporter().report({"title": "at %%s" %% report.display_time(clock.now()), "message": "m", "status": "info"})
+'''
+
+
+def test_report_times_follow_the_accounts_time_zone(make_sandbox, make_runtime):
+    from guance_monitor import clock
+    sandbox = make_sandbox({"runs": ["2026-11-20T08:00:00Z"]})
+    account = dict(account_for(sandbox), timezone="America/Los_Angeles")
+    runtime = make_runtime(scripts={"startup__zone": ZONE_SCRIPT % account})
+    sandbox.set_run(0)
+    with clock.frozen("2026-11-20T08:00:00Z"):
+        assert runtime.run("startup__zone.run").ok
+    assert [e["title"] for e in sandbox.events] == ["at 2026-11-20 00:00:00 (UTC-8 PST)"]
+
+
+def test_a_bad_time_zone_is_logged_and_the_nodes_zone_used(make_sandbox, make_runtime):
+    from guance_monitor import clock
+    sandbox = make_sandbox({"runs": ["2026-11-20T08:00:00Z"]})
+    account = dict(account_for(sandbox), timezone="Mars/Olympus")
+    runtime = make_runtime(scripts={"startup__zone": ZONE_SCRIPT % account})
+    sandbox.set_run(0)
+    with clock.frozen("2026-11-20T08:00:00Z"):
+        assert runtime.run("startup__zone.run").ok
+    assert [e["title"] for e in sandbox.events] == ["at 2026-11-20 16:00:00 (UTC+8)"]
+    assert any("account['timezone']: not a time zone: 'Mars/Olympus'" in line for line in runtime.lines)
+
+
+def test_the_default_zone_follows_the_guance_node():
+    import datetime
+    from guance_monitor import host as hosts
+    from guance_monitor import register
+    zone = register.display_zone({}, hosts.Host(None), "us1")
+    assert zone.tzname(datetime.datetime(2026, 7, 1)) == "PDT"
+    chosen = register.display_zone({"account": {"timezone": "UTC+2"}}, hosts.Host(None), "us1")
+    assert chosen.utcoffset(None) == datetime.timedelta(hours=2)

@@ -362,12 +362,44 @@ def test_sign_is_md5_of_secret_and_args(make_runtime):
     assert runtime.run("demo__main.run").value == expected
 
 
-def test_secret_is_stable_for_a_state_dir(make_runtime, tmp_path):
+def test_secret_lives_in_the_config_dir_not_the_state_dir(make_runtime, tmp_path, monkeypatch):
+    """Moving the state must not change the refKey (a second inspection in Guance)."""
+    monkeypatch.delenv("GUANCE_MONITOR_FUNC_SECRET")
+    monkeypatch.setenv("GUANCE_MONITOR_CONFIG_DIR", str(tmp_path / "config"))
     first = make_runtime(state_dir=str(tmp_path / "one"))
-    again = make_runtime(state_dir=str(tmp_path / "one"))
-    other = make_runtime(state_dir=str(tmp_path / "two"))
-    assert first.secret == again.secret != other.secret
-    assert len(first.secret) == 64
+    moved = make_runtime(state_dir=str(tmp_path / "two"))
+    assert first.secret == moved.secret and len(first.secret) == 64
+    path = tmp_path / "config" / "func-secret"
+    assert path.read_text(encoding="utf-8").strip() == first.secret
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert first.secret not in "".join(p.read_text(errors="replace") for p in (tmp_path / "one").rglob("*")
+                                       if p.is_file())
+    monkeypatch.setenv("GUANCE_MONITOR_CONFIG_DIR", str(tmp_path / "other-config"))
+    assert make_runtime(state_dir=str(tmp_path / "one")).secret != first.secret
+
+
+def test_secret_defaults_to_the_home_config_dir(make_runtime, tmp_path, monkeypatch):
+    monkeypatch.delenv("GUANCE_MONITOR_FUNC_SECRET")
+    monkeypatch.delenv("GUANCE_MONITOR_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    runtime = make_runtime()
+    path = tmp_path / "home" / ".config" / "guance-monitor" / "func-secret"
+    assert path.read_text(encoding="utf-8").strip() == runtime.secret
+
+
+def test_secret_kept_in_a_state_dir_by_an_earlier_version_is_adopted(make_runtime, tmp_path, monkeypatch):
+    monkeypatch.delenv("GUANCE_MONITOR_FUNC_SECRET")
+    monkeypatch.setenv("GUANCE_MONITOR_CONFIG_DIR", str(tmp_path / "config"))
+    from guance_monitor import state
+    state.FileStore(str(tmp_path / "old" / "func")).set("func-secret", "earlier-secret-0001")
+    assert make_runtime(state_dir=str(tmp_path / "old")).secret == "earlier-secret-0001"
+    assert make_runtime(state_dir=str(tmp_path / "new")).secret == "earlier-secret-0001"
+
+
+def test_secret_from_the_environment_wins(make_runtime, tmp_path, monkeypatch):
+    monkeypatch.setenv("GUANCE_MONITOR_CONFIG_DIR", str(tmp_path / "config"))
+    assert make_runtime().secret == "test-func-secret-0001"
+    assert not (tmp_path / "config").exists()
 
 
 def test_env(make_runtime):
@@ -376,9 +408,26 @@ def test_env(make_runtime):
     assert runtime.run("demo__main.run").value == ["cn-hangzhou", None]
 
 
-def test_unknown_dff_helpers_are_none(make_runtime):
-    runtime = make_runtime(scripts={"demo__main": "def run():\n    return DFF.SQL is None\n"})
-    assert runtime.run("demo__main.run").value is True
+@pytest.mark.parametrize("expression, message", [
+    ("DFF.APi", "DFF has no attribute 'APi' (did you mean DFF.API?)"),
+    ("DFF.CAHCE", "DFF has no attribute 'CAHCE' (did you mean DFF.CACHE?)"),
+    ("DFF.Env", "DFF has no attribute 'Env' (did you mean DFF.ENV?)"),
+    ("DFF.nothing_like_it", "DFF has no attribute 'nothing_like_it'"),
+    ("DFF.SQL", "DFF.SQL exists in DataFlux Func but not in the local runtime"),
+])
+def test_unknown_dff_attribute_is_an_error_naming_it(make_runtime, expression, message):
+    runtime = make_runtime(scripts={"demo__main": "def run():\n    return %s\n" % expression})
+    error = runtime.run("demo__main.run").error
+    assert isinstance(error, AttributeError) and str(error) == message
+
+
+def test_lower_case_aliases_answer_as_in_func(make_runtime):
+    runtime = make_runtime(scripts={"demo__main": src('''
+        @DFF.api('lower')
+        def run():
+            return [DFF.env('REGION'), DFF.cache is DFF.CACHE, getattr(DFF, 'NOPE', 'default')]
+    ''')}, env={"REGION": "cn-hangzhou"})
+    assert runtime.run("demo__main.run").value == ["cn-hangzhou", True, "default"]
 
 
 # -- failures -----------------------------------------------------------------------------------

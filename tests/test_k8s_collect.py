@@ -62,7 +62,7 @@ def test_pod_counters_per_uid_with_the_minute_of_the_last_point():
     b.add_pod(Pod("batch", "export-1-ccccc", owner=("job", "export-1"), node="node-2"))
     b.add_pod(Pod("web", "web-1"))
     run, api = queries_for(b)
-    pods = dict((p["pod"], p) for p in collect.pod_counters(run, "", {("c1", "shop"), (None, "batch")}))
+    pods = {p["pod"]: p for p in collect.pod_counters(run, "", {("c1", "shop"), (None, "batch")})}
     assert sorted(pods) == ["api-6d5f7b9c8d-aaaaa", "api-6d5f7b9c8d-bbbbb", "export-1-ccccc"]   # not web
     first = pods["api-6d5f7b9c8d-aaaaa"]
     assert (first["first"], first["last"], first["max"], first["min"], first["samples"]) == (0, 3, 3, 0, 31)
@@ -147,7 +147,7 @@ def test_container_memory_only_for_the_pods_asked_by_uid_in_chunks(monkeypatch):
     assert len(api.queries) == 3 and all("`pod_uid` IN [" in q["q"] for q in api.queries)
 
 
-class RefusingAPI(object):
+class RefusingAPI:
     def post(self, path, body, **kwargs):
         raise openapi.GuanceAPIError(path, "server", 400, "DQL.ParseError", "unexpected text")
 

@@ -52,12 +52,12 @@ def test_the_demo_shows_the_crash_loop_and_the_oom(tmp_path):
         assert cli.main(["demo", "--check", "k8s-pod-restart", "--out", str(out)]) == 0
     with open(str(out / "events.jsonl"), encoding="utf-8") as handle:
         events = [json.loads(line) for line in handle if line.strip()]
-    seen = sorted((e["dimension_tags"]["namespace"], e["status"], e["title"].split(u"主要原因：")[1]) for e in events)
-    assert seen == [("pay", "critical", u"内存溢出 OOMKilled"), ("shop", "error", u"应用错误退出 Application error")]
+    seen = sorted((e["dimension_tags"]["namespace"], e["status"], e["title"].split("主要原因：")[1]) for e in events)
+    assert seen == [("pay", "critical", "内存溢出 OOMKilled"), ("shop", "error", "应用错误退出 Application error")]
     assert all(e["dimension_tags"]["cluster_name_k8s"] == "prod-ack" for e in events)
     assert "k8s-pod-restart" in stdout.getvalue()
     pay = [e for e in events if e["dimension_tags"]["namespace"] == "pay"][0]
-    assert u"将内存 limit 从 1Gi 提高到至少 1.5Gi" in pay["message"]
+    assert "将内存 limit 从 1Gi 提高到至少 1.5Gi" in pay["message"]
 
 
 def run_bench(*args):

@@ -93,7 +93,7 @@ def test_registered_disabled_by_default_and_runs_once_enabled(tmp_path):
             rule = list(sandbox.service("guance").rules.values())[0]
             assert rule["status"] != 0 and sandbox.events == []
             assert any("disabled in Guance Studio: skipped" in line for line in lines)
-            assert rule["jsonScript"]["title"] == u"K8S-Pod 重启检测巡检"
+            assert rule["jsonScript"]["title"] == "K8S-Pod 重启检测巡检"
             rule["status"] = 0                                    # the user enables it in Studio
             assert runtime.run("startup__guance_monitor_k8s_pod_restart.run").ok
         assert [e["dimension_tags"] for e in sandbox.events] == [{"cluster_name_k8s": "c1", "namespace": "shop"}]
@@ -104,7 +104,7 @@ def test_registered_disabled_by_default_and_runs_once_enabled(tmp_path):
 def test_oom_report_gives_the_limit_to_set_and_blames_the_right_container(tmp_path):
     events, _, _ = run_scenario(os.path.join(LIBRARY, "oom.json"), tmp_path)
     text = events[0]["message"]
-    assert u"将内存 limit 从 512Mi 提高到至少 768Mi（窗口内观测峰值 490Mi，为 limit 的 95.7%" in text
+    assert "将内存 limit 从 512Mi 提高到至少 768Mi（窗口内观测峰值 490Mi，为 limit 的 95.7%" in text
     assert "| payment-58f9c7d6b4-x7k2p | app | regular | 是 yes | OOMKilled | 137 |" in text
     assert "| payment-58f9c7d6b4-x7k2p | istio-proxy | sidecar |  | - | - | - |" in text
     assert "| 60Mi / 128Mi (46.9%) |" in text
@@ -113,18 +113,18 @@ def test_oom_report_gives_the_limit_to_set_and_blames_the_right_container(tmp_pa
 def test_probe_report_gives_the_probe_timings(tmp_path):
     events, _, _ = run_scenario(os.path.join(LIBRARY, "liveness-kill.json"), tmp_path)
     text = events[0]["message"]
-    assert u"`HTTP GET /healthz:8080 · initialDelaySeconds 5 · periodSeconds 10 · timeoutSeconds 1 · " \
-           u"failureThreshold 3`，连续失败约 30 秒即被重启" in text
+    assert "`HTTP GET /healthz:8080 · initialDelaySeconds 5 · periodSeconds 10 · timeoutSeconds 1 · " \
+           "failureThreshold 3`，连续失败约 30 秒即被重启" in text
     assert "Error (exit 137) · liveness/startup probe" in text
 
 
 def test_spot_report_advises_disruption_budgets_spreading_and_instance_types(tmp_path):
     events, _, _ = run_scenario(os.path.join(LIBRARY, "spot-reclaim-bidfailed.json"), tmp_path)
     text = events[0]["message"]
-    assert u"4 个 Pod 随节点丢失或抢占式实例回收而中断（4 个为抢占式实例回收）" in text
+    assert "4 个 Pod 随节点丢失或抢占式实例回收而中断（4 个为抢占式实例回收）" in text
     for words in ("PodDisruptionBudget", "topologySpreadConstraints", "k8s.aliyun.com/eci-use-specs"):
         assert words in text
-    assert u"已排除 / Excluded" in text and text.count(u"替换被中断 Pod 的新 Pod") == 4
+    assert "已排除 / Excluded" in text and text.count("替换被中断 Pod 的新 Pod") == 4
 
 
 def test_a_long_crash_loop_is_reminded_and_recovers_after_k_clean_runs(tmp_path):
@@ -134,9 +134,9 @@ def test_a_long_crash_loop_is_reminded_and_recovers_after_k_clean_runs(tmp_path)
     crash_loop_pods(b, "shop", until="2026-11-20T14:27:00Z")
     events, _, _ = run_scenario(b.to_dict(), tmp_path)
     assert [(e["run"], e["status"]) for e in events] == [(0, "critical"), (1, "critical"), (2, "ok")]
-    assert u"**仍在持续 / still ongoing**" in events[1]["message"]
-    assert u"异常开始于 Since：2026-11-20 16:00:00 (UTC+8)（已持续 6h 30m）" in events[1]["message"]
-    assert u"连续 1 次巡检回到基线" in events[2]["message"]
+    assert "**仍在持续 / still ongoing**" in events[1]["message"]
+    assert "异常开始于 Since：2026-11-20 16:00:00 (UTC+8)（已持续 6h 30m）" in events[1]["message"]
+    assert "连续 1 次巡检回到基线" in events[2]["message"]
 
 
 def test_an_open_alert_between_the_thresholds_stays_open(tmp_path):

@@ -71,7 +71,7 @@ def test_rows_cut_from_the_per_minute_series_are_said_and_nothing_fires_on_them(
     events, results, _ = run_scenario(scenario("crash-loop", dql={"max_limit": 5}), tmp_path)
     assert seen(events) == []
     [warning] = data_events(events)
-    assert warning["status"] == "warning" and u"数据不完整 / Pod restart inspection: incomplete data" in \
+    assert warning["status"] == "warning" and "数据不完整 / Pod restart inspection: incomplete data" in \
         warning["title"]
     assert "per-pod restart counters (kube\\_pod): the per-minute counters of c1/shop show less change" in \
         warning["message"]
@@ -148,7 +148,7 @@ def test_a_configured_namespace_without_pods_warns_after_n_runs_then_ok(tmp_path
     tags = {"cluster_name_k8s": "c1", "namespace": "ghost", "problem": "no_data"}
     assert silence_events(events) == [(1, "warning", tags), (3, "ok", tags)]
     warning = [e for e in events if e["run"] == 1][0]
-    assert u"命名空间 c1/ghost 的 Pod" in warning["title"] and "2" in warning["message"]
+    assert "命名空间 c1/ghost 的 Pod" in warning["title"] and "2" in warning["message"]
     assert any("no data for namespace ghost of cluster c1" in line for line in results[0].lines)
 
 

@@ -41,7 +41,7 @@ FROM_LIBRARY = {
 
 
 def as_text(event):
-    return u"# %s\n\n%s" % (event["title"], event["message"])
+    return "# %s\n\n%s" % (event["title"], event["message"])
 
 
 def compare(name, text):
@@ -115,9 +115,9 @@ def test_names_are_escaped_and_long_tables_cut():
     text = as_text(event)
     compare("escaping-and-cuts", text)
     assert event["dimension_tags"] == {"cluster_name_k8s": "c|1", "namespace": "team_a*b"}
-    assert u"| deployment/api\\|v2 | api-\\[x\\]-00 | node\\*1 | 3 |" in text
-    assert u"另有 5 行未显示 / 5 more rows not shown" in text          # 25 abnormal pods, 20 shown
-    assert u"另有 3 行未显示 / 3 more rows not shown" in text          # 23 excluded Job pods, 20 shown
+    assert "| deployment/api\\|v2 | api-\\[x\\]-00 | node\\*1 | 3 |" in text
+    assert "另有 5 行未显示 / 5 more rows not shown" in text          # 25 abnormal pods, 20 shown
+    assert "另有 3 行未显示 / 3 more rows not shown" in text          # 23 excluded Job pods, 20 shown
     assert "<b>" not in text and "\\<b\\>" in text
     header_cells = None
     for line in text.splitlines():
@@ -137,4 +137,4 @@ def test_titles_are_one_line_and_bounded():
     decision = alerts.Decision(ns.key, "warning", "new")
     event = render.firing_event(ns, decision, analyse.judge(ns), START, END)
     assert "\n" not in event["title"] and len(event["title"]) < 256
-    assert event["title"].startswith(u"[line break/" + "n" * 57 + u"...] Pod 异常重启 ")
+    assert event["title"].startswith("[line break/" + "n" * 57 + "...] Pod 异常重启 ")

@@ -131,7 +131,7 @@ def test_suspected_reboot_needs_most_pods_of_several_workloads_restarting_once()
     kept, _ = analyse.validate(pods)
     analyse.mark_presence(kept)
     suspects = analyse.suspected_reboots(kept)
-    assert list(suspects) == [("c1", "node-5")] and suspects[("c1", "node-5")].startswith(u"4/5")
+    assert list(suspects) == [("c1", "node-5")] and suspects[("c1", "node-5")].startswith("4/5")
     # one workload crash-looping on a node is not a reboot
     looping = [stats(full(lambda m: m // 5), name="l%d" % i, node="node-7", owner=("deployment", "x"))
                for i in range(4)]
@@ -170,7 +170,7 @@ def test_failed_pods_count_only_when_they_ran_in_the_window():
     analyse.mark_presence([ran, dead])
     failed = {"status": "Failed", "phase": "Failed"}
     assert analyse.disruption(ran, [], dict(failed, status="Evicted"), None) == \
-        ("eviction", u"Pod Evicted（phase Failed）")
+        ("eviction", "Pod Evicted（phase Failed）")
     assert analyse.disruption(dead, [], failed, None) is None
     cause, evidence = analyse.disruption(ran, [pod_event("SpotToBeReleased", "released in 3 minutes")], failed, None)
     assert cause == "node_spot" and "SpotToBeReleased" in evidence
@@ -325,7 +325,7 @@ def _scope_of(configs=None):
 def observed(pods, events=(), objects=(), nodes=(), gaps=None):
     """The facts of a run, as ``collect.gather`` would hand them over (``gaps``: query name -> texts)."""
     obs = facts.Observation(window=facts.Window(START, END), pods=list(pods), events=list(events),
-                            nodes=list(nodes), objects=dict((o["uid"], o) for o in objects))
+                            nodes=list(nodes), objects={o["uid"]: o for o in objects})
     obs.failed = [o for o in objects if o.get("phase") == "Failed"]
     obs.sources = [facts.Source(name, list(texts)) for name, texts in (gaps or {}).items()]
     return obs
@@ -346,7 +346,7 @@ def test_assess_a_namespace():
     assessed, problems = analyse.assess(observed(pods, events), _scope_of([{"namespace": "shop"}]), {})
     assert list(assessed) == [alert_state.alert_key("c1", "shop")]          # web is not configured
     ns = assessed[alert_state.alert_key("c1", "shop")]
-    by_name = dict((p["pod"], p) for p in ns.pods)
+    by_name = {p["pod"]: p for p in ns.pods}
     assert [by_name["api-6d5f7b9c8d-a%d" % k]["category"] for k in range(2)] == ["restarted", "restarted"]
     assert by_name["api-6d5f7b9c8d-ev"]["category"] == "disrupted" and by_name["api-6d5f7b9c8d-ev"]["cause"] == \
         "eviction"

@@ -31,7 +31,7 @@ def namespace(name, ratio, abnormal, population=10, runs=2):
 
 def observation(changes=(), gaps=None):
     obs = facts.Observation(window=WINDOW, cluster_minutes={"c1": {END: 10}})
-    obs.changes = dict(((c, n), facts.ScopeChange(c, n, 1, 1)) for c, n in changes)
+    obs.changes = {(c, n): facts.ScopeChange(c, n, 1, 1) for c, n in changes}
     obs.sources = [facts.Source(name, list(texts)) for name, texts in (gaps or {}).items()]
     return obs
 
@@ -39,8 +39,8 @@ def observation(changes=(), gaps=None):
 def plan_for(namespaces, verdicts, obs, store, history=None):
     tracker = alerts.AlertTracker(store.scoped("alerts"), recover_after_runs=2)
     watch = checkers.SilenceWatch(store.scoped("silence"))
-    keyed = dict((ns.key, ns) for ns in namespaces)
-    out = decide.plan(keyed, dict((ns.key, verdicts[ns.namespace]) for ns in namespaces), obs, SCOPES, tracker,
+    keyed = {ns.key: ns for ns in namespaces}
+    out = decide.plan(keyed, {ns.key: verdicts[ns.namespace] for ns in namespaces}, obs, SCOPES, tracker,
                       watch, history or {})
     tracker.commit()
     watch.commit()
@@ -67,7 +67,7 @@ def test_no_zero_is_remembered_when_the_view_of_changes_was_not_whole():
                     history={quiet: [[END - 30 * MIN, 0.2]]})
     assert plan.history[quiet] == [[END - 30 * MIN, 0.2]]
     assert plan.data.status == "warning" and plan.gaps == [
-        u"重启计数变化的命名空间 / namespaces whose restart counters changed: the query failed"]
+        "重启计数变化的命名空间 / namespaces whose restart counters changed: the query failed"]
 
 
 def test_each_alert_recovers_after_its_own_k_kept_from_when_it_fired():

@@ -312,7 +312,7 @@ def test_export_writes_the_script_market(tmp_path):
     for spec in market.SCRIPT_SETS:
         folder = out / "script-sets" / spec["id"]
         readme = (folder / "README.md").read_text(encoding="utf-8")
-        assert spec["title"]["zh-CN"] in readme and spec["title"]["en"] in readme
+        assert spec["title"] in readme and spec["translations"]["en"] in readme
         assert (folder / "CHANGELOG.md").read_text(encoding="utf-8") == u"## 0.1.0\n- first\n"
     assert (out / "README.md").read_text(encoding="utf-8") == u"# guance-monitor\n"
     spot = meta["scriptSets"][1]

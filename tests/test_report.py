@@ -161,6 +161,108 @@ def test_display_time_refuses_garbage():
     assert "'soon'" in str(info.value)
 
 
+# -- the display zone ---------------------------------------------------------------------------
+
+WINTER, SUMMER = "2026-11-20T08:00:00Z", "2026-07-20T08:00:00Z"
+
+
+@pytest.mark.parametrize("node, winter, summer", [
+    ("default", "2026-11-20 16:00:00 (UTC+8)", "2026-07-20 16:00:00 (UTC+8)"),
+    ("cn3", "2026-11-20 16:00:00 (UTC+8)", "2026-07-20 16:00:00 (UTC+8)"),
+    ("cn6", "2026-11-20 16:00:00 (UTC+8 HKT)", "2026-07-20 16:00:00 (UTC+8 HKT)"),
+    ("us1", "2026-11-20 00:00:00 (UTC-8 PST)", "2026-07-20 01:00:00 (UTC-7 PDT)"),
+    ("eu1", "2026-11-20 09:00:00 (UTC+1 CET)", "2026-07-20 10:00:00 (UTC+2 CEST)"),
+    ("ap1", "2026-11-20 16:00:00 (UTC+8)", "2026-07-20 16:00:00 (UTC+8)"),
+    ("US1", "2026-11-20 00:00:00 (UTC-8 PST)", "2026-07-20 01:00:00 (UTC-7 PDT)"),
+    ("", "2026-11-20 16:00:00 (UTC+8)", "2026-07-20 16:00:00 (UTC+8)"),
+    (None, "2026-11-20 16:00:00 (UTC+8)", "2026-07-20 16:00:00 (UTC+8)"),
+    ("https://openapi.example.internal", "2026-11-20 16:00:00 (UTC+8)", "2026-07-20 16:00:00 (UTC+8)"),
+])
+def test_zone_for_node_and_times_that_name_their_zone(node, winter, summer):
+    zone = report.zone_for_node(node)
+    assert report.display_time(WINTER, zone=zone) == winter
+    assert report.display_time(SUMMER, zone=zone) == summer
+
+
+def test_every_guance_node_has_a_zone():
+    from guance_monitor import openapi
+    assert set(report.NODE_ZONES) == set(openapi.NODES)
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("UTC", "2026-11-20 08:00:00 (UTC+0)"),
+    ("utc+8", "2026-11-20 16:00:00 (UTC+8)"),
+    ("UTC-08:00", "2026-11-20 00:00:00 (UTC-8)"),
+    ("GMT+5:30", "2026-11-20 13:30:00 (UTC+5.5)"),
+    ("+0545", "2026-11-20 13:45:00 (UTC+5.75)"),
+    ("-3", "2026-11-20 05:00:00 (UTC-3)"),
+    ("America/New_York", "2026-11-20 03:00:00 (UTC-5 EST)"),
+    (" Asia/Shanghai ", "2026-11-20 16:00:00 (UTC+8 CST)"),
+])
+def test_parse_zone(text, shown):
+    assert report.display_time(WINTER, zone=report.parse_zone(text)) == shown
+    assert report.display_time(WINTER, zone=text) == shown
+
+
+@pytest.mark.parametrize("text", ["", "Mars/Olympus", "UTC+15", "+08:75", "soon", None, 8])
+def test_parse_zone_refuses_what_is_not_a_zone(text):
+    with pytest.raises(ValueError) as info:
+        report.parse_zone(text)
+    assert repr(text) in str(info.value)
+
+
+def test_display_zone_holds_for_a_run_and_is_restored():
+    assert report.display_time(WINTER) == "2026-11-20 16:00:00 (UTC+8)"
+    with report.display_zone(report.zone_for_node("us1")) as zone:
+        assert report.current_zone() is zone
+        assert report.display_time(WINTER) == "2026-11-20 00:00:00 (UTC-8 PST)"
+        assert report.render("{{ t|time }}", t=WINTER) == "2026-11-20 00:00:00 (UTC-8 PST)\n"
+        with report.display_zone("UTC"):
+            assert report.display_time(WINTER) == "2026-11-20 08:00:00 (UTC+0)"
+        assert report.display_time(WINTER, 8) == "2026-11-20 16:00:00 (UTC+8)"   # an explicit offset wins
+    assert report.display_time(WINTER) == "2026-11-20 16:00:00 (UTC+8)"
+
+
+# -- controls and links from data ---------------------------------------------------------------
+
+@pytest.mark.parametrize("control", [u"\u202a", u"\u202b", u"\u202c", u"\u202d", u"\u202e", u"\u2066", u"\u2067",
+                                     u"\u2068", u"\u2069", u"\u200e", u"\u200f", u"\u061c", u"\u200b", u"\u200c",
+                                     u"\u200d", u"\u2060", u"\ufeff"])
+def test_bidi_and_zero_width_controls_are_removed(control):
+    name = u"invoice%sgnp.exe" % control
+    assert report.md(name) == report.cell(name) == u"invoicegnp.exe"
+    assert report.code(name) == u"`invoicegnp.exe`"
+    assert report.render(u"{{ raw }}", raw=name) == u"invoicegnp.exe\n"   # even when a template forgets to escape
+
+
+@pytest.mark.parametrize("text, escaped", [
+    ("http://evil.example/x", "http\\:\\/\\/evil\\.example\\/x"),
+    ("see HTTPS://a.b/c now", "see HTTPS\\:\\/\\/a\\.b\\/c now"),
+    ("www.evil.com", "www\\.evil\\.com"),
+    ("mail x@evil.com", "mail x\\@evil\\.com"),
+    ("image registry.example.com/app:1", "image registry\\.example\\.com\\/app\\:1"),
+    ("ecs.g7.large in cn-hangzhou.10.0.1.1", "ecs.g7.large in cn-hangzhou.10.0.1.1"),
+    ("Status: Running, 0.15 CNY/h, v1.30.1", "Status: Running, 0.15 CNY/h, v1.30.1"),
+])
+def test_urls_and_linkifiable_domains_are_broken_up(text, escaped):
+    assert report.md(text) == escaped
+
+
+@pytest.mark.parametrize("text, escaped, in_cell", [
+    ("- item", "\\- item", "- item"),
+    ("+ item", "\\+ item", "+ item"),
+    ("1. first", "1\\. first", "1. first"),
+    ("42) answer", "42\\) answer", "42) answer"),
+    ("===", "\\===", "==="),
+    ("-", "\\-", "-"),
+    ("-5 degrees", "-5 degrees", "-5 degrees"),
+    ("2026.11 release", "2026.11 release", "2026.11 release"),
+])
+def test_a_list_marker_at_the_start_is_escaped_except_inside_a_cell(text, escaped, in_cell):
+    assert report.md(text) == escaped
+    assert report.cell(text) == in_cell
+
+
 # -- sparkline ----------------------------------------------------------------------------------
 
 def test_sparkline_empty():

@@ -410,8 +410,10 @@ def test_a_rate_limit_answer_holds_every_request_on_the_key(mock, fake_sleep):
     mock.add(responses.GET, BASE + "/api/v1/x", status=401, headers={"Retry-After": "7"},
              json={"success": False, "errorCode": "ft.TriggerApiAkCurrentLimiting"})
     mock.add(responses.GET, BASE + "/api/v1/x", json=ok({"a": 1}))
-    api = GuanceOpenAPI(KEY_ID, KEY, BASE, pacer=pacing.Pacer(store, KEY_ID))
-    assert api.get("/api/v1/x") == {"a": 1}
-    assert 7 <= sum(fake_sleep.waits) < 8        # waited out the server's Retry-After through the pacer
-    other = pacing.Pacer(store, KEY_ID)          # another inspection on the same key
-    assert other._try_take() == 0                # the hold is over for everyone
+    from guance_monitor import clock
+    with clock.frozen("2026-11-20T08:00:00Z"):        # the held wall clock moves by what is slept
+        api = GuanceOpenAPI(KEY_ID, KEY, BASE, pacer=pacing.Pacer(store, KEY_ID))
+        other = pacing.Pacer(store, KEY_ID)           # another inspection on the same key
+        assert api.get("/api/v1/x") == {"a": 1}
+        assert 7 <= sum(fake_sleep.waits) < 8         # waited out the server's Retry-After through the pacer
+        assert other._try_take() == 0                 # the hold is over for everyone

@@ -56,8 +56,20 @@ def test_point_that_is_not_an_object():
 
 
 def test_studio_entry_without_check():
-    text = error_of({"guance": {"studio": [{"title": "x"}]}})
+    text = error_of({"guance": {"studio": [{"disabled": True}]}})
     assert text == "guance.studio[0].check: expected the inspection name (spot-alive or k8s-pod-restart)"
+
+
+def test_studio_entry_with_an_unknown_check_suggests_the_close_one():
+    text = error_of({"guance": {"studio": [{"check": "k8s-pod-restart"}, {"check": "spot-alvie"}]}})
+    assert text == ("guance.studio[1].check: unknown inspection 'spot-alvie' (did you mean 'spot-alive'?); "
+                    "known: spot-alive, k8s-pod-restart (or name the inspection by funcId or title)")
+
+
+def test_studio_entry_named_by_title_or_func_id_needs_no_known_check():
+    scenario = scenarios.from_dict({"guance": {"studio": [{"title": "Mine", "check": "my-own"},
+                                                          {"funcId": "startup__x.run"}]}})
+    assert [e.get("title") or e.get("funcId") for e in scenario.studio] == ["Mine", "startup__x.run"]
 
 
 @pytest.mark.parametrize("entry, message", [
@@ -82,6 +94,59 @@ def test_aliyun_instance_that_is_not_an_object():
 ])
 def test_bad_aliyun_parts(data, message):
     assert error_of(data) == message
+
+
+PRICE = {"InstanceType": "ecs.g7.large", "ZoneId": "cn-hangzhou-h", "SpotPrice": 0.15, "OriginPrice": 0.6,
+         "Timestamp": T0}
+
+
+@pytest.mark.parametrize("region, message", [
+    ({"spot_price_history": [PRICE, dict(PRICE, SpotPrice="cheap")]},
+     "aliyun.cn-hangzhou.spot_price_history[1].SpotPrice: expected a number, got \"cheap\""),
+    ({"spot_price_history": [dict(PRICE, SpotPrice=True)]},
+     "aliyun.cn-hangzhou.spot_price_history[0].SpotPrice: expected a number, got true"),
+    ({"spot_price_history": [dict(PRICE, Timestamp="last tuesday")]},
+     "aliyun.cn-hangzhou.spot_price_history[0].Timestamp: expected a time (ISO 8601 UTC or epoch milliseconds), "
+     "got \"last tuesday\""),
+    ({"spot_price_history": [dict((k, v) for k, v in PRICE.items() if k != "Timestamp")]},
+     "aliyun.cn-hangzhou.spot_price_history[0].Timestamp: required "
+     "(a time (ISO 8601 UTC or epoch milliseconds))"),
+    ({"instances": [{"InstanceId": "i-1", "SpotPriceLimit": "0.2"}]},
+     "aliyun.cn-hangzhou.instances[0].SpotPriceLimit: expected a number, got \"0.2\""),
+    ({"instances": [{"InstanceName": "web"}]}, "aliyun.cn-hangzhou.instances[0].InstanceId: required (a string)"),
+    ({"instances": [{"InstanceId": "i-1", "_visible_until": "soon"}]},
+     "aliyun.cn-hangzhou.instances[0]._visible_until: expected a time (ISO 8601 UTC or epoch milliseconds), "
+     "got \"soon\""),
+    ({"instances": [{"InstanceId": "i-1", "OperationLocks": {"LockReason": [{"LockReason": 5}]}}]},
+     "aliyun.cn-hangzhou.instances[0].OperationLocks.LockReason[0].LockReason: expected a string, got 5"),
+    ({"instances": [{"InstanceId": "i-1", "Tags": {"Tag": "env=prod"}}]},
+     "aliyun.cn-hangzhou.instances[0].Tags.Tag: expected a list"),
+    ({"spot_advice": [{"ZoneId": "z", "AvailableSpotResources": {"AvailableSpotResource": [
+        {"InstanceType": "ecs.g7.large", "InterruptionRate": "high"}]}}]},
+     "aliyun.cn-hangzhou.spot_advice[0].AvailableSpotResources.AvailableSpotResource[0].InterruptionRate: "
+     "expected a number, got \"high\""),
+    ({"available_resource": [{"ZoneId": "z", "AvailableResources": {"AvailableResource": [
+        {"Type": "InstanceType", "SupportedResources": {"SupportedResource": [{"Value": 7}]}}]}}]},
+     "aliyun.cn-hangzhou.available_resource[0].AvailableResources.AvailableResource[0]"
+     ".SupportedResources.SupportedResource[0].Value: expected a string, got 7"),
+    ({"system_events": [{"Name": "Instance:PreemptibleInstanceInterruption"}]},
+     "aliyun.cn-hangzhou.system_events[0].Time: required (a time (ISO 8601 UTC or epoch milliseconds))"),
+    ({"_zones": "cn-hangzhou-h"}, "aliyun.cn-hangzhou._zones: expected a list of strings, got \"cn-hangzhou-h\""),
+])
+def test_aliyun_values_of_the_wrong_type_name_their_path(region, message):
+    assert error_of({"aliyun": {"cn-hangzhou": region}}) == message
+
+
+def test_aliyun_values_of_the_right_types_are_accepted():
+    scenario = scenarios.from_dict({"aliyun": {"cn-hangzhou": {
+        "_zones": ["cn-hangzhou-h"],
+        "instances": [{"InstanceId": "i-1", "SpotPriceLimit": 0, "Cpu": 2, "CreationTime": "2026-11-19T10:00Z",
+                       "AutoReleaseTime": "", "ExpiredTime": 1795161600000,
+                       "OperationLocks": {"LockReason": []}, "Tags": {"Tag": [{"TagKey": "env", "TagValue": "p"}]}}],
+        "spot_price_history": [PRICE],
+        "spot_advice": [{"ZoneId": "z", "AvailableSpotResources": [{"InstanceType": "t", "InterruptionRate": 1}]}],
+        "system_events": [{"Time": T0_MS, "Content": {"action": "delete"}}]}}})
+    assert scenario.aliyun["cn-hangzhou"]["spot_price_history"] == [PRICE]
 
 
 def test_runs_out_of_order_names_the_run():
@@ -114,6 +179,14 @@ def test_bad_fault_status_names_the_fault():
 def test_unknown_fault_key_names_the_fault():
     text = error_of({"sandbox": {"faults": [{"status": 503}, {"stauts": 503}]}})
     assert text.startswith("sandbox.faults[1]: unknown key 'stauts'")
+
+
+@pytest.mark.parametrize("fault, message", [
+    ({"latency_ms": "slow"}, "sandbox.faults[0].latency_ms: expected a number >= 0, got 'slow'"),
+    ({"status": 429, "retry_after": -1}, "sandbox.faults[0].retry_after: expected a number >= 0, got -1"),
+])
+def test_fault_numbers_of_the_wrong_type_name_the_fault(fault, message):
+    assert error_of({"sandbox": {"faults": [fault]}}) == message
 
 
 @pytest.mark.parametrize("data, message", [

@@ -152,7 +152,7 @@ def test_hangzhou_fleet_run_by_run(spot):
     released = run.spot_events(3)
     assert [(e["status"], e["dimension_tags"]["instance_id"]) for e in released] == [("ok", RECYCLED)]
     assert u"DescribeInstances no longer finds it" in released[0]["message"]
-    assert released[0]["title"] == u"抢占式实例已释放 / Spot instance released: ack-node|web-01 (i-bp1recycle01)"
+    assert released[0]["title"] == u"抢占式实例已释放 / Spot instance released: ack-node\\|web-01 (i-bp1recycle01)"
     assert run.events(4) == []
 
 

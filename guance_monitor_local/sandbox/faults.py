@@ -74,7 +74,7 @@ class FaultError(ValueError):
     pass
 
 
-class Fault(object):
+class Fault:
     def __init__(self, spec, where="fault"):
         if not isinstance(spec, dict):
             raise FaultError("%s: expected an object, got %r" % (where, spec))
@@ -86,6 +86,10 @@ class Fault(object):
         self.region = spec.get("region")
         self.runs = spec.get("runs")
         self.times = spec.get("times")
+        for key in ("latency_ms", "retry_after"):
+            value = spec.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise FaultError("%s.%s: expected a number >= 0, got %r" % (where, key, value))
         self.latency_ms = float(spec.get("latency_ms") or 0)
         self.status = spec.get("status")
         self.code = spec.get("code")
@@ -147,7 +151,7 @@ class Fault(object):
         return None
 
 
-class FaultPlan(object):
+class FaultPlan:
     def __init__(self, specs=None, seed=0):
         self._lock = threading.Lock()
         self._random = random.Random(seed)

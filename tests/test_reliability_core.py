@@ -1,0 +1,335 @@
+"""Issue 7, the core's share: each failure seen in a real DataFlux Func, reproduced against the sandbox.
+
+(The listing, missing-key and blind-spot failures of the inspections are reproduced in their own tests.)
+"""
+import threading
+import time
+
+from guance_monitor import clock
+from guance_monitor import configs
+from guance_monitor import event_reporter
+from guance_monitor import state
+
+from conftest import account_for
+
+EXECUTE = "/api/v1/outer_function/execute"
+LIST = "/api/v1/self_built_checker/list"
+RUNS = ["2026-11-20T08:00:00Z", "2026-11-20T08:02:00Z", "2026-11-20T08:04:00Z", "2026-11-20T08:06:00Z"]
+
+CHECKERS = u'''
+import time as _time
+from guance_monitor__checker import Checker
+
+
+class Fast(Checker):
+    name = "fast"
+
+    def inspect(self, ctx):
+        return [{"title": "fast: critical", "status": "critical", "message": "m", "dimension_tags": {"c": "fast"}}]
+
+
+class Slow(Checker):
+    name = "slow"
+
+    def inspect(self, ctx):
+        _time.sleep(%(slow_s)s)
+        return [{"title": "slow: done", "status": "warning", "message": "m", "dimension_tags": {"c": "slow"}}]
+
+
+class Flip(Checker):
+    """Critical while the flag DFF.ENV('FLIP') says so, healthy otherwise (a tracked alert)."""
+    name = "flip"
+
+    def inspect(self, ctx):
+        tracker = self.tracker(ctx)
+        firing = ctx.env("FLIP") == "on"
+        out = []
+        for decision in tracker.update({"x": "critical"} if firing else {}, [] if firing else ["x"]):
+            out.append({"title": "flip %%s (%%s)" %% (decision.status, decision.reason), "status": decision.status,
+                        "message": "m", "dimension_tags": {"c": "flip"}})
+        return out
+'''
+
+SCRIPT = u'''
+account = %(account)r
+
+from guance_monitor__register import self_hosted_monitor
+from guance_monitor__runner import Runner
+import reliability__checkers as checkers
+
+
+@self_hosted_monitor(account['api_key_id'], account['api_key'], account['guance_node'])
+@DFF.API('Reliability', timeout=%(timeout)d)
+def run(configs=None):
+    Runner([%(checkers)s]).run()
+'''
+
+
+def runtime_for(sandbox, make_runtime, checkers, timeout=60, slow_s=30, env=None, state_dir=None):
+    scripts = {
+        "reliability__checkers": CHECKERS % {"slow_s": slow_s},
+        "startup__reliability": SCRIPT % {"account": account_for(sandbox), "timeout": timeout,
+                                          "checkers": ", ".join("checkers.%s()" % c for c in checkers)},
+    }
+    return make_runtime(scripts=scripts, env=env, state_dir=state_dir)
+
+
+def run_at(runtime, sandbox, index, **kwargs):
+    sandbox.set_run(index)
+    with clock.frozen(sandbox.scenario.runs[index]):
+        return runtime.run("startup__reliability.run", kwargs)
+
+
+def titles(sandbox, run=None):
+    return [e["title"] for e in sandbox.events if run is None or e["run"] == run]
+
+
+# -- 1. Func's timeout ------------------------------------------------------------------------------
+
+def test_the_local_runtime_times_out_like_func_interrupting_a_sleep(make_runtime):
+    runtime = make_runtime(scripts={"startup__sleepy": u'''
+import time
+
+@DFF.API('sleepy', timeout=1)
+def run():
+    try:
+        time.sleep(30)
+    except Exception:
+        return "caught by except Exception"
+    return "slept"
+'''})
+    started = time.monotonic()
+    result = runtime.run("startup__sleepy.run")
+    assert time.monotonic() - started < 5                    # the sleep was interrupted
+    assert type(result.error).__name__ == "FuncTimeout" and "timed out after 1 s" in str(result.error)
+    assert result.value is None                             # `except Exception` did not catch it
+
+
+def test_a_slow_checker_cannot_take_the_fast_ones_events_down(make_sandbox, make_runtime):
+    sandbox = make_sandbox({"runs": RUNS})
+    runtime = runtime_for(sandbox, make_runtime, ["Slow", "Fast"], timeout=10, slow_s=30)
+    started = time.monotonic()
+    result = run_at(runtime, sandbox, 0)
+    assert time.monotonic() - started < 10                   # finished before Func's timeout
+    assert "slow (ran out of its time budget" in str(result.error)   # the task says what failed
+    assert sorted(titles(sandbox)) == ["Reliability：巡检超时 / ran out of time", "fast: critical"]
+    warning = [e for e in sandbox.events if e["status"] == "warning"][0]
+    assert warning["dimension_tags"] == {"check": "slow", "problem": "time_budget"}
+    assert u"超时未完成" in warning["message"] and "timeout=" in warning["message"]
+
+
+def test_a_hanging_guance_cannot_make_the_run_overrun_and_nothing_is_lost_or_doubled(make_sandbox, make_runtime):
+    """Guance answers the events after 12 s, the function's timeout is 10 s: the client gives up in time, keeps
+    the events, and the next run finds them in Guance instead of sending them twice."""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": EXECUTE, "latency_ms": 12000, "runs": [0]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Fast"], timeout=10)
+    started = time.monotonic()
+    result = run_at(runtime, sandbox, 0)
+    assert result.ok and time.monotonic() - started < 10
+    deadline = time.monotonic() + 15
+    while not sandbox.events and time.monotonic() < deadline:     # Guance stores it, late
+        time.sleep(0.2)
+    run_at(runtime, sandbox, 1)
+    assert titles(sandbox).count("fast: critical") == 2           # run 0's once, run 1's once
+    assert len(set(e["df_event_id"] for e in sandbox.events)) == 2
+
+
+# -- 3 and 4. Odd answers after Guance took the events ------------------------------------------------
+
+def flip_runs(sandbox, runtime, plan):
+    for index, flag in plan:
+        runtime.env["FLIP"] = flag           # each task reads DFF.ENV from the runtime's environment
+        run_at(runtime, sandbox, index)
+
+
+def test_a_200_that_is_not_json_is_not_a_refusal_and_nothing_is_lost_or_doubled(make_sandbox, make_runtime):
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": EXECUTE, "body": "<html>maintenance</html>", "runs": [0, 1, 2]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"})
+    flip_runs(sandbox, runtime, [(0, "on"), (1, "off"), (2, "off"), (3, "off")])
+    # the critical arrived once, before its ok, which arrived once
+    assert titles(sandbox) == ["flip critical (new)", "flip ok (recovered)"]
+
+
+def test_an_unexpected_content_shape_after_guance_accepted_commits_the_state(make_sandbox, make_runtime):
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": EXECUTE, "json": {"success": True, "content": "unexpected"}, "runs": [0]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"})
+    flip_runs(sandbox, runtime, [(0, "on"), (1, "on")])
+    assert titles(sandbox) == ["flip critical (new)"]          # not reported again as new
+
+
+# -- 5. Overlapping runs ----------------------------------------------------------------------------
+
+def test_an_overlapping_run_waits_then_skips_and_nothing_is_reported_twice(make_sandbox, make_runtime):
+    sandbox = make_sandbox({"runs": RUNS})
+    runtime = runtime_for(sandbox, make_runtime, ["Slow", "Fast"], timeout=20, slow_s=3)
+    sandbox.set_run(0)
+    with clock.frozen(sandbox.scenario.runs[0]):
+        first = threading.Thread(target=runtime.run, args=("startup__reliability.run",))
+        first.start()
+        time.sleep(0.5)                                  # the first run holds the lock, its Slow checker sleeping
+        second = runtime.run("startup__reliability.run")   # a manual run during the cron run
+        first.join(30)
+    assert second.ok and second.value is None
+    assert any("another run of 'Reliability' is in progress" in line and "skipped" in line for line in runtime.lines)
+    assert sorted(titles(sandbox)) == ["fast: critical", "slow: done"]
+
+
+def test_a_crashed_runs_lock_expires_with_the_timeout(tmp_path):
+    store = state.FileStore(str(tmp_path))
+    with clock.frozen("2026-11-20T08:00:00Z"):
+        assert state.RunLock(store, "lock", ttl_s=70).acquire()        # then the run crashed: never released
+        assert not state.RunLock(store, "lock", ttl_s=70).acquire(wait_s=0)
+    with clock.frozen("2026-11-20T08:01:11Z"):
+        assert state.RunLock(store, "lock", ttl_s=70).acquire()
+
+
+# -- 6. State that cannot break a run -----------------------------------------------------------------
+
+def corrupt(runtime, text):
+    """Replace the alert state's text in the runtime's DFF.CACHE (stored as text, as Redis does)."""
+    store = state.FileStore(runtime.state_dir_path)
+    for key in store_keys(runtime.state_dir_path):
+        if key.endswith(":alerts:alerts"):
+            store.set(key, text)
+            return key
+    raise AssertionError("no alert state was written")
+
+
+def store_keys(directory):
+    import json
+    import os
+    for root, _, files in os.walk(directory):
+        for name in files:
+            if name.endswith(".json"):
+                try:
+                    with open(os.path.join(root, name), encoding="utf-8") as handle:
+                        yield json.load(handle)["key"]
+                except (ValueError, KeyError):
+                    continue
+
+
+def test_alert_state_of_the_wrong_shape_is_dropped_with_one_warning(make_sandbox, make_runtime, tmp_path):
+    sandbox = make_sandbox({"runs": RUNS})
+    runtime = runtime_for(sandbox, make_runtime, ["Flip", "Fast"], env={"FLIP": "on"},
+                          state_dir=str(tmp_path / "func-state"))
+    runtime.state_dir_path = str(tmp_path / "func-state" / "func")
+    run_at(runtime, sandbox, 0)
+    corrupt(runtime, '{"x": {"status": "burning", "since_ms": "yesterday"}}')
+    result = run_at(runtime, sandbox, 1)
+    assert result.ok, result.error
+    second = titles(sandbox, run=1)
+    assert "flip critical (new)" in second                          # open alerts may repeat once ...
+    warnings = [e for e in sandbox.events if e["run"] == 1 and e["dimension_tags"].get("problem") == "state"]
+    assert len(warnings) == 1 and u"open alerts may repeat once" in warnings[0]["title"]
+    assert "status 'burning'" in warnings[0]["message"]
+    run_at(runtime, sandbox, 2)
+    assert [t for t in titles(sandbox, run=2) if t.startswith("flip")] == []      # ... once
+
+
+def test_unreadable_alert_state_is_reported_not_silently_resent(make_sandbox, make_runtime, tmp_path):
+    sandbox = make_sandbox({"runs": RUNS})
+    runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"}, state_dir=str(tmp_path / "fs"))
+    runtime.state_dir_path = str(tmp_path / "fs" / "func")
+    run_at(runtime, sandbox, 0)
+    corrupt(runtime, "{not json")
+    run_at(runtime, sandbox, 1)
+    events = [e for e in sandbox.events if e["run"] == 1]
+    assert [e["status"] for e in events] == ["critical", "warning"]
+    assert u"alert state was unreadable" in events[1]["title"] and "could not be read" in events[1]["message"]
+
+
+# -- 8. Inputs without limits ------------------------------------------------------------------------
+
+def test_configs_are_bounded_with_errors_naming_the_field():
+    schema = configs.Schema([configs.Field("instance_type", configs.string_list)])
+    started = time.monotonic()
+    try:
+        schema.parse([{"instance_type": ["ecs.t%d.large" % i for i in range(100000)]}])
+    except configs.ConfigError as exc:
+        assert str(exc).startswith("configs[0].instance_type: expected at most 1000 items, got 100000")
+    else:
+        raise AssertionError("100,000 instance types were accepted")
+    assert time.monotonic() - started < 2
+    deep = "[" * 5000 + "]" * 5000
+    try:
+        configs.load(deep)
+    except configs.ConfigError as exc:
+        assert str(exc) == "configs: nested 5000 levels deep, more than the 8 accepted"
+    try:
+        configs.load([{"a": [[[[[[[[[1]]]]]]]]]}])
+    except configs.ConfigError as exc:
+        assert "nested more than 8 levels deep" in str(exc)
+    assert configs.load([{"instance_type": ["a", "b"]}] * 200) and len(configs.load("[]")) == 0
+
+
+def test_event_titles_and_messages_are_capped_saying_what_was_cut():
+    name = "pod-" + "x" * 100000
+    event = event_reporter.validate({"title": "restarting: " + name, "status": "warning",
+                                     "message": "| pod |\n| --- |\n" + ("| %s |\n" % name) * 3})
+    assert len(event["title"]) == event_reporter.TITLE_LIMIT and event["title"].endswith(u"\u2026")
+    assert len(event["message"]) <= event_reporter.MESSAGE_LIMIT
+    full = len("| pod |\n| --- |\n") + 3 * len("| %s |\n" % name)
+    assert "report cut:" in event["message"] and "of %d characters not shown" % full in event["message"]
+
+
+# -- 10. Registration outages --------------------------------------------------------------------------
+
+def test_a_registration_outage_runs_with_the_last_known_rule(make_sandbox, make_runtime):
+    sandbox = make_sandbox({"runs": RUNS, "guance": {"studio": [{"check": "reliability", "title": "Reliability",
+                                                                  "callKwargs": {"configs": "[]"}}]},
+                            "sandbox": {"faults": [
+            {"service": "guance", "action": "/api/v1/self_built_checker/*", "status": 503, "runs": [1, 2]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Fast"])
+    run_at(runtime, sandbox, 0)
+    result = run_at(runtime, sandbox, 1)
+    assert result.ok, result.error
+    assert titles(sandbox, run=1) == ["fast: critical"]
+    assert any("running with the inspection's last known settings" in line for line in runtime.lines)
+    rule_uuid = list(sandbox.service("guance").rules)[0]
+    assert all(e["df_monitor_checker_id"] == rule_uuid for e in sandbox.events)
+
+
+def test_a_rule_disabled_in_studio_stays_disabled_during_an_outage(make_sandbox, make_runtime):
+    sandbox = make_sandbox({"runs": RUNS, "guance": {"studio": [{"check": "reliability", "title": "Reliability",
+                                                                  "disabled": True}]},
+                            "sandbox": {"faults": [{"service": "guance", "action": LIST, "status": 503,
+                                                    "runs": [1]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Fast"])
+    run_at(runtime, sandbox, 0)
+    run_at(runtime, sandbox, 1)
+    assert sandbox.events == []
+
+
+# -- every request counted ---------------------------------------------------------------------------------
+
+def test_inspections_on_one_key_never_exceed_twenty_requests_a_minute(make_sandbox, make_runtime):
+    sandbox = make_sandbox({"runs": RUNS})
+    chatty = u'''
+account = %r
+
+from guance_monitor__register import self_hosted_monitor
+import guance_monitor__context as context
+import guance_monitor__dql as dql
+
+@self_hosted_monitor(account['api_key_id'], account['api_key'], account['guance_node'])
+@DFF.API('Chatty %%s', timeout=600)
+def run():
+    ctx = context.current()
+    client = dql.DQLClient(ctx.api)
+    for _ in range(25):
+        client.rows("L::`app`:(`message`)", 0, 1, paging="single")
+'''
+    account = account_for(sandbox)
+    runtime = make_runtime(scripts={"startup__chatty_a": chatty.replace("%%s", "A") % account,
+                                    "startup__chatty_b": chatty.replace("%%s", "B") % account})
+    sandbox.set_run(0)
+    with clock.frozen(sandbox.scenario.runs[0]):
+        for name in ("a", "b"):
+            assert runtime.run("startup__chatty_%s.run" % name).ok
+    calls = [c for c in sandbox.calls if c["service"] == "guance"]
+    assert len(calls) >= 52 and all(c["status"] == 200 for c in calls)      # never rate limited
+    times = sorted(c["at_ms"] for c in calls)
+    assert max(sum(1 for t in times if start <= t < start + 60000) for start in times) <= 20
