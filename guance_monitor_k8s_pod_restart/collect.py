@@ -23,7 +23,8 @@ of requests does not grow with the number of pods or namespaces:
    and those of the namespaces that matter that restarted or are not running.
 
 **Detail, only for the namespaces that may fire** (``detail_scopes``: restart
-counters that changed, disruptions, failed pods, pods on lost nodes, open alerts):
+counters that changed enough to reach the thresholds, disruptions, failed pods, pods on
+lost nodes, open alerts):
 
 6. ``pod counters`` — per pod uid and minute, ``first``/``last``/``max``/``min``/
    ``count`` of ``restarts`` and ``max(ready)`` (one series per pod, 5,000 a page; events
@@ -71,8 +72,8 @@ OBJECT_COLUMNS = ("uid", "pod_name", "namespace", "node_name", "phase", "status"
                   CLUSTER_TAG)
 
 
-def gather(api, store, scope_list, wanted, open_keys, window, deadline=None):
-    """The facts of one run (``facts.Observation``); ``wanted(cluster, namespace)`` says what is inspected."""
+def gather(api, store, scope_list, scope_of, open_keys, window, deadline=None):
+    """The facts of one run (``facts.Observation``); ``scope_of(cluster, namespace)``: its scope, None if not inspected."""
     run = _Queries(api, store, window, deadline)
     where = scope_condition(scope_list)
     obs = facts.Observation(window=window)
@@ -83,10 +84,10 @@ def gather(api, store, scope_list, wanted, open_keys, window, deadline=None):
     obs.nodes = nodes(run, _cluster_condition(scope_list))
     lost = lost_nodes(obs.nodes, window.end_ms)
     obs.lost_node_namespaces = lost_node_namespaces(run, where, lost) if lost else set()
-    known = detail_scopes(obs, wanted, open_keys)
+    known = detail_scopes(obs, scope_of, open_keys)
     obs.events = events(run, scope_list, known)
     obs.objects, obs.failed = pod_objects(run, where, known)
-    obs.detailed = detail_scopes(obs, wanted, open_keys)
+    obs.detailed = detail_scopes(obs, scope_of, open_keys)
     obs.pods = pod_counters(run, where, obs.detailed)
     run.note("pod counters", facts.short_counters(obs.changes, obs.pods))
     oom = [uid for uid, obj in obs.objects.items() if causes.oom_suspected(obj, obs.events_of(uid))]
@@ -96,21 +97,26 @@ def gather(api, store, scope_list, wanted, open_keys, window, deadline=None):
     return obs
 
 
-def detail_scopes(obs, wanted, open_keys):
-    """The (cluster, namespace) pairs worth a per-pod look: changed counters, disruptions, open alerts.
+def detail_scopes(obs, scope_of, open_keys):
+    """The (cluster, namespace) pairs worth a per-pod look: those that may fire, and open alerts.
 
-    Pure: from what the scope-wide queries found. A pair whose cluster an event does not
-    name has ``None`` for it (every cluster of the scope).
+    Pure: from what the scope-wide queries found. A namespace whose counters changed may fire
+    only when enough pods changed (``min_restarted_pods``) or they rose enough
+    (``min_restarts``); disruptions (events, failed pods, pods on lost nodes) always count. A
+    pair whose cluster an event does not name has ``None`` for it (every cluster of the scope).
     """
-    out = set()
-    for cluster, namespace in list(obs.changes) + list(obs.lost_node_namespaces) + list(open_keys):
-        out.add((cluster, namespace))
+    out = set(obs.lost_node_namespaces) | set(open_keys)
+    for (cluster, namespace), change in obs.changes.items():
+        scope = scope_of(cluster, namespace) if namespace else None
+        if scope is not None and (change.changed >= scope.thresholds["min_restarted_pods"] or
+                                  change.rises >= scope.thresholds["min_restarts"]):
+            out.add((cluster, namespace))
     for event in obs.events:
         if event.get("kind") == "Pod" and event.get("reason") in DISRUPTION_REASONS and event.get("namespace"):
             out.add((event.get("cluster") or None, event["namespace"]))
     for pod in obs.failed:
         out.add((pod.get("cluster") or "", pod.get("namespace") or ""))
-    return set((c, n) for c, n in out if n and (c is None or wanted(c, n)))
+    return {(c, n) for c, n in out if n and (c is None or scope_of(c, n) is not None)}
 
 
 # -- the queries ------------------------------------------------------------------------------

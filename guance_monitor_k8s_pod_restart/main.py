@@ -42,8 +42,7 @@ class K8SPodRestartCheck(Checker):
         open_state = tracker.state()
         open_keys = [pair for pair in map(alert_state.split_key, open_state) if pair is not None]
 
-        obs = collect.gather(ctx.api, store, scope_list, lambda c, n: scope_of(c, n) is not None, open_keys,
-                             window, ctx.deadline)
+        obs = collect.gather(ctx.api, store, scope_list, scope_of, open_keys, window, ctx.deadline)
         namespaces, problems = analyse.assess(obs, scope_of, history)
         verdicts = {key: analyse.judge(ns) for key, ns in namespaces.items()}
         plan = decide.plan(namespaces, verdicts, obs, scope_list, tracker, self.silence(ctx), history)

@@ -122,15 +122,22 @@ def test_events_nodes_lost_nodes_and_pod_objects():
 
 def test_detail_scopes_are_what_may_fire_and_what_is_open():
     obs = facts.Observation(window=WINDOW)
-    obs.changes = {("c1", "shop"): facts.ScopeChange("c1", "shop", 2, 4)}
+    obs.changes = {("c1", "shop"): facts.ScopeChange("c1", "shop", 2, 2),          # 2 pods: may fire
+                   ("c1", "cart"): facts.ScopeChange("c1", "cart", 1, 3),          # 3 restarts: may fire
+                   ("c1", "once"): facts.ScopeChange("c1", "once", 1, 1),          # one restart: cannot fire
+                   ("c1", "kube-system"): facts.ScopeChange("c1", "kube-system", 9, 9)}
     obs.lost_node_namespaces = {("c1", "edge")}
     obs.events = [{"kind": "Pod", "reason": "Evicted", "namespace": "report", "cluster": ""},
                   {"kind": "Pod", "reason": "BackOff", "namespace": "web", "cluster": "c1"}]
     obs.failed = [{"cluster": "c2", "namespace": "batch"}]
-    wanted = lambda cluster, namespace: namespace != "kube-system"          # noqa: E731
-    open_keys = [("c3", "pay"), ("c3", "kube-system")]
-    assert collect.detail_scopes(obs, wanted, open_keys) == {
-        ("c1", "shop"), ("c1", "edge"), (None, "report"), ("c2", "batch"), ("c3", "pay")}
+    scope_list = scopes.from_entries([])
+    scope_of = scopes.matcher(scope_list, lambda item: item["namespace"] != "kube-system")
+    open_keys = [("c3", "pay"), ("c3", "kube-system"), ("c1", "once")]
+    assert collect.detail_scopes(obs, scope_of, open_keys) == {
+        ("c1", "shop"), ("c1", "cart"), ("c1", "once"), ("c1", "edge"), (None, "report"), ("c2", "batch"),
+        ("c3", "pay")}
+    strict = scopes.matcher(scopes.from_entries(scopes.SCHEMA.parse([{"min_restarted_pods": 1}])))
+    assert ("c1", "once") in collect.detail_scopes(obs, strict, [])
 
 
 def test_container_memory_only_for_the_pods_asked_by_uid_in_chunks(monkeypatch):

@@ -290,13 +290,13 @@ def test_details_are_queried_only_for_the_namespaces_that_may_fire():
 def test_pod_counters_are_paged_by_series(monkeypatch):
     from guance_monitor_k8s_pod_restart import collect
     monkeypatch.setattr(collect, "POD_PAGE_SIZE", 1000)
-    b = Builder("big", "2300 pods in one namespace, one restarting", ["2026-11-20T08:00:00Z"])
+    b = Builder("big", "2300 pods in one namespace, two restarting once", ["2026-11-20T08:00:00Z"])
     start = ms("2026-11-20T07:30:00Z")
     for i in range(2300):
         tags = {"cluster_name_k8s": "c1", "namespace": "big", "uid": "u%05d" % i, "pod_name": "p%05d" % i,
                 "node_name": "node-1", "deployment": "d"}
         for minute in (0, 30):
-            restarts = 1 if i == 0 and minute == 30 else 0
+            restarts = 1 if i < 2 and minute == 30 else 0
             b.metric.append({"measurement": "kube_pod", "tags": tags, "fields": {"restarts": restarts, "ready": 1},
                              "time": start + minute * MINUTE})
     api, events, checker = run_plan(b.to_dict())
@@ -304,7 +304,18 @@ def test_pod_counters_are_paged_by_series(monkeypatch):
     # the short last page (300) is confirmed by one more request: the server's page cap is unknown
     assert paged == [0, 1000, 2000, 2300]
     assert all(q.get("sorder_by") for q in api.queries if q.get("slimit"))
-    assert checker.stats["pods"] == 2300 and events == []
+    assert checker.stats["pods"] == 2300 and events == []          # 2 of 2300: far below min_ratio
+
+
+def test_a_namespace_whose_restarts_cannot_reach_the_thresholds_is_not_looked_at_pod_by_pod():
+    b = Builder("noise", "one restart in each of 30 namespaces", ["2026-11-20T08:00:00Z"])
+    start = ms("2026-11-20T07:30:00Z")
+    for index in range(30):
+        b.add_pod(Pod("ns%02d" % index, "api-%02d" % index, containers=[Container("app", restarts=[
+            (start + 10 * MINUTE, 1)])]))
+    api, events, checker = run_plan(b.to_dict())
+    assert events == [] and checker.stats["pods"] == 0
+    assert not [q for q in api.queries if q["q"].startswith("M::`kube_pod`:(first(")]
 
 
 def test_outside_func_the_checker_says_it_needs_guance():
