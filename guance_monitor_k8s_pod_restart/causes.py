@@ -15,6 +15,11 @@ The fallback chain for each container that restarted in the window:
 ``restarts`` in ``kube_pod`` is the maximum over the containers, so a cause is
 attached to the container the data names; a pod-level event that names no
 container is attributed to the pod's only regular container, or to none.
+
+``explain_pod`` gives a restarted pod's containers and cause (``container_cause`` each);
+``disruption_detail`` what a disrupted pod's object and events say (``Evicted``,
+``BidFailed``…); ``oom_suspected`` tells ``collect`` which pods' container memory to fetch.
+The quantities and probe figures the advice quotes are here too.
 """
 import json
 import math
