@@ -163,12 +163,12 @@ def silence_event(check_title, decision, info, what, hint, dimension_tags, now_m
     ``what`` names the source, ``hint`` says what to check (markdown).
     """
     if decision.status == "ok":
-        title = "%s：数据已恢复 / data is back: %s" % (check_title, what)
+        title = "%s：数据已恢复 / data is back: %s" % (check_title, report.md(what))
         message = "数据源重新有数据：%s\n\nThe source has data again: %s\n\n无数据开始于 / Silent since: %s\n" % (
             report.md(what), report.md(what), report.display_time(decision.since_ms))
         return {"title": _title(title), "status": "ok", "dimension_tags": dimension_tags, "message": message}
     runs = (info or {}).get("empty_runs", 0)
-    title = "%s：数据源无数据 / no data: %s" % (check_title, what)
+    title = "%s：数据源无数据 / no data: %s" % (check_title, report.md(what))
     message = ("巡检依赖的数据源连续 %d 次运行没有数据，巡检可能已失明。\n\nThe source this inspection depends on gave "
                "nothing for %d runs in a row: the inspection may be blind.\n\n%s\n\n**建议 / What to check:** %s\n") % (
         runs, runs, report.table(["项目 Item", "内容 Value"], [

@@ -402,7 +402,7 @@ def _clean(one, listing):
         try:
             tags = json.loads(tags) if tags.strip() else {}
         except ValueError:
-            tags = None
+            tags = False                 # text that is not JSON: malformed, never "no tags"
     if tags is not None and not isinstance(tags, dict):
         listing.gap("a series of the answer has malformed tags")
         return None

@@ -2343,6 +2343,8 @@ def _series_order(result, sorder):
                                                                                     len(result.names))
             keys.append(_sort_key(values[result.names.index(name)], np.arange(count), descending))
         elif name in result.by:
+            if not count:
+                continue                     # no series: nothing to order (an empty answer has no labels)
             labels = result.labels[result.by.index(name)]
             uniques, codes = np.unique(labels.astype(str), return_inverse=True) if count else ([], np.zeros(0))
             tag = _Column("cat", np.asarray(codes, dtype=np.int32).reshape(-1), np.array(uniques, dtype=object))
