@@ -114,7 +114,7 @@ def test_no_integration_objects_for_n_runs_warns_once_then_ok(spot):
     silent = [e for e in run.events() if e["dimension_tags"].get("issue") == "no-data"]
     assert [(e["run"], e["status"], e["dimension_tags"]["source"]) for e in silent] == [
         (1, "warning", "objects"), (2, "ok", "objects")]
-    assert u"CO::aliyun_ecs" in silent[0]["title"] and "2 runs in a row" in silent[0]["message"]
+    assert u"CO::aliyun\\_ecs" in silent[0]["title"] and "2 runs in a row" in silent[0]["message"]   # escaped
 
 
 def test_the_inventory_is_read_from_guance_on_a_schedule(spot, make_sandbox, tmp_path):
