@@ -51,6 +51,8 @@ from guance_monitor_spot_alive.records import Inventory
 from guance_monitor_spot_alive.records import MarketData
 from guance_monitor_spot_alive.records import Observation
 from guance_monitor_spot_alive.records import Problem
+from guance_monitor_spot_alive.records import SPOT_SEEN_KEY
+from guance_monitor_spot_alive.records import last_known
 from guance_monitor_spot_alive.records import market_key
 
 MEASUREMENT = "aliyun_ecs"
@@ -69,7 +71,6 @@ SAME_SPEC_PER_PAIRS = 10                   # new same-spec look-ups per run: one
 SAME_SPEC_MIN = 3                          # ... and at least this many (the rest: later runs, from the cache)
 PROBLEM_LIMIT = 10                         # instance IDs named per data problem
 SPARE_S = 5.0                              # phase 2's optional look-ups need this much of the budget left
-SPOT_SEEN_KEY = "spot-seen"                # when a run last saw spot instances (the no-data rule)
 REGION_CODES = ("InvalidRegionId.NotFound", "InvalidParams.RegionId", "Invalid.RegionId", "InvalidRegionId")
 
 
@@ -147,20 +148,6 @@ def follow_ups(observation, scope=None):
         else:
             candidate(region, instance_id)
     return candidates, released
-
-
-def last_known(instance_id, entry):
-    """An instance dict rebuilt from its alert state entry (for an instance that is gone)."""
-    old = (entry or {}).get("info") or {}
-    out = {"instance_id": instance_id, "instance_name": old.get("name"), "locks": None, "tags": {}, "source": "state"}
-    for name in STATE_FIELDS:
-        out[name] = old.get(name)
-    return out
-
-
-# What the alert state keeps of a firing instance, to report it once it is gone.
-STATE_FIELDS = ("region_id", "zone_id", "instance_type", "cpu", "memory_gib", "os_type", "spot_strategy",
-                "spot_price_limit", "spot_duration", "creation_time", "interruption_behavior")
 
 
 class _Gathering(object):

@@ -29,8 +29,9 @@ pass ``action_rules=respond.RULES`` to ``plan`` and call ``respond.execute(plan.
 between ``decide`` and ``render``. ``render`` already shows the actions of an instance and
 their outcomes.
 """
-from guance_monitor_spot_alive import collect
 from guance_monitor_spot_alive import rules
+from guance_monitor_spot_alive.records import SPOT_SEEN_KEY
+from guance_monitor_spot_alive.records import STATE_FIELDS
 from guance_monitor_spot_alive.records import Evaluation
 from guance_monitor_spot_alive.records import GroupDecision
 from guance_monitor_spot_alive.records import GroupMember
@@ -39,6 +40,7 @@ from guance_monitor_spot_alive.records import Plan
 from guance_monitor_spot_alive.records import ProblemsDecision
 from guance_monitor_spot_alive.records import SilenceDecision
 from guance_monitor_spot_alive.records import group_key
+from guance_monitor_spot_alive.records import last_known
 
 SPOT_MEMORY_MS = 7 * 24 * 3600 * 1000     # "spot instances seen before": within the last week
 SOURCE_OBJECTS = "objects"                 # the no-data rule's sources
@@ -79,7 +81,7 @@ def plan(evaluations, observation, trackers, selection, action_rules=()):
     by_group_decisions = {}
     for decision in decisions:
         instance = observation.instances.get(decision.key) or observation.released.get(decision.key) or \
-            collect.last_known(decision.key, decision.previous)
+            last_known(decision.key, decision.previous)
         by_group_decisions.setdefault(group_key(instance), []).append((decision, instance))
     for key in sorted(set(by_group_decisions) | set(group_decisions), key=lambda k: (k[0] or "", k[1] or "")):
         _group_plan(out, key, by_group_decisions.get(key, []), group_decisions.get(key), key in grouped,
@@ -97,7 +99,7 @@ def alert_info(instance, evaluation, before, grouped):
     info = {"name": instance.get("instance_name"), "codes": [f["code"] for f in evaluation.findings],
             "grouped": grouped, "individual_open": not grouped or bool(old.get("individual_open")),
             "recycling_since": recycling["first_seen_ms"] if recycling else None}
-    for name in collect.STATE_FIELDS:
+    for name in STATE_FIELDS:
         info[name] = instance.get(name)
     return info
 
@@ -205,5 +207,5 @@ def _silences(watch, observation, selection, now_ms):
     silences = [SilenceDecision(d.key, d.status, since_ms=(watch.info.get(d.key) or {}).get("silent_since_ms")
                                 or d.since_ms, empty_runs=(watch.info.get(d.key) or {}).get("empty_runs", 0))
                 for d in decisions]
-    remember = {collect.SPOT_SEEN_KEY: now_ms} if has_spot else {}
+    remember = {SPOT_SEEN_KEY: now_ms} if has_spot else {}
     return silences, remember

@@ -18,6 +18,11 @@ from typing import Dict, List, Optional, Set, Tuple
 
 field = dataclasses.field
 
+# What the alert state keeps of a firing instance, to report it once it is gone (``last_known``).
+STATE_FIELDS = ("region_id", "zone_id", "instance_type", "cpu", "memory_gib", "os_type", "spot_strategy",
+                "spot_price_limit", "spot_duration", "creation_time", "interruption_behavior")
+SPOT_SEEN_KEY = "spot-seen"      # store key: when a run last saw spot instances (the no-data rule)
+
 
 def group_key(instance):
     """(region, instance type): the instances reported together in one grouped event."""
@@ -29,6 +34,15 @@ def market_key(instance):
     if not instance.get("region_id") or not instance.get("instance_type"):
         return None
     return instance["region_id"], instance["instance_type"], instance.get("os_type") or "linux"
+
+
+def last_known(instance_id, entry):
+    """An instance dict rebuilt from its alert state entry (for an instance that is gone)."""
+    old = (entry or {}).get("info") or {}
+    out = {"instance_id": instance_id, "instance_name": old.get("name"), "locks": None, "tags": {}, "source": "state"}
+    for name in STATE_FIELDS:
+        out[name] = old.get(name)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ from guance_monitor import alerts
 from guance_monitor import checker
 from guance_monitor import state
 from guance_monitor_spot_alive import collect
+from guance_monitor_spot_alive import records
 from guance_monitor_spot_alive import decide
 from guance_monitor_spot_alive import options
 from guance_monitor_spot_alive import render
@@ -94,7 +95,7 @@ def test_being_released_then_unchanged_then_released():
     assert plan.actions == [] and isinstance(plan, Plan)                    # the response half: nothing due yet
     _, events = run(observe([one], live=[one], now=NOW + 2 * MIN))
     assert events == []
-    gone = collect.last_known("i-1", run.store.scoped("instances").get("alerts")["i-1"])
+    gone = records.last_known("i-1", run.store.scoped("instances").get("alerts")["i-1"])
     plan, events = run(observe([], released=[gone], now=NOW + 6 * MIN))
     assert [(d.status, d.released) for d in plan.instances] == [("ok", True)]
     assert events[0]["title"] == u"抢占式实例已释放 / Spot instance released: web-1 (i-1)"
@@ -154,7 +155,7 @@ def test_many_of_one_type_make_one_group_that_dissolves_into_single_reports():
     assert [(g.status, len(g.members)) for g in plan.groups] == [("critical", 8)] and plan.instances == []
     assert summary(events) == [("critical", "ecs.g7.large")]
     assert events[0]["title"].startswith(u"8 个 ecs.g7.large 抢占式实例正在被回收释放")
-    gone = [collect.last_known("i-%d" % n, run.store.scoped("instances").get("alerts")["i-%d" % n]) for n in range(7)]
+    gone = [records.last_known("i-%d" % n, run.store.scoped("instances").get("alerts")["i-%d" % n]) for n in range(7)]
     plan, events = run(observe(fleet[7:], released=gone, now=NOW + 6 * MIN))
     assert [(g.status, g.still_firing, len(g.recovered)) for g in plan.groups] == [("ok", 1, 7)]
     assert [(d.status, d.reason) for d in plan.instances] == [("error", "ungrouped")]
@@ -180,7 +181,7 @@ def test_no_objects_for_n_runs_is_one_warning_then_ok_when_data_returns():
 def test_no_spot_instances_where_some_were_seen_before():
     run = Run(configs=[{"no_data_runs": 1}])
     plan, _ = run(observe([instance()]))
-    assert plan.remember == {collect.SPOT_SEEN_KEY: NOW}                     # written when the run commits
+    assert plan.remember == {records.SPOT_SEEN_KEY: NOW}                     # written when the run commits
     _, events = run(observe([], objects=12, spot_seen_ms=NOW, now=NOW + 2 * MIN))
     assert [(e["status"], e["dimension_tags"]["source"]) for e in events] == [("warning", "spot")]
     quiet = Run(configs=[{"no_data_runs": 1}])
