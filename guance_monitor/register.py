@@ -157,15 +157,23 @@ def is_disabled(item):
 
 
 def listed_rules(content):
-    """The rules of a ``list`` answer: ``content.data[]`` as documented (a bare list is read too)."""
+    """The rules of a ``list`` answer: ``content.data[]`` as documented (a bare list is read too); None when the
+    answer holds no list at all, which is not "no rule": an answer cut short must not lead to a second inspection."""
     if isinstance(content, dict):
         content = content.get("data")
-    return [item for item in content or [] if isinstance(item, dict)] if isinstance(content, list) else []
+    if not isinstance(content, list):
+        return None
+    return [item for item in content if isinstance(item, dict)]
 
 
 def find_rule(api, key):
-    """The listed rule with this refKey, or None (``GET list?refKey=``)."""
-    for item in listed_rules(api.get(CHECKER_PATH + "list", refKey=key)):
+    """The listed rule with this refKey, or None (``GET list?refKey=``); GuanceAPIError (malformed) when the answer
+    lists nothing at all."""
+    path = CHECKER_PATH + "list"
+    rules = listed_rules(api.get(path, refKey=key))
+    if rules is None:
+        raise openapi.GuanceAPIError(path, "malformed", message="the answer has no content.data list of rules")
+    for item in rules:
         if item.get("refKey") in (None, key) and item.get("uuid"):
             return item
     return None

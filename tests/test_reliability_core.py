@@ -292,6 +292,21 @@ def test_a_registration_outage_runs_with_the_last_known_rule(make_sandbox, make_
     assert all(e["df_monitor_checker_id"] == rule_uuid for e in sandbox.events)
 
 
+def test_a_list_answer_without_its_rules_is_not_a_missing_inspection(make_sandbox, make_runtime):
+    """Found by the fault benchmark (seed 1, a ``content.data`` stripped from ``list``): the run created the
+    inspection again, Guance refused the duplicate refKey and the run failed."""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": LIST, "strip": ["content.data"], "runs": [1]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Fast"])
+    run_at(runtime, sandbox, 0)
+    result = run_at(runtime, sandbox, 1)
+    assert result.ok, result.error
+    assert sandbox.calls_of("guance", "/api/v1/self_built_checker/create") == [
+        c for c in sandbox.calls_of("guance", "/api/v1/self_built_checker/create") if c["run"] == 0]
+    assert titles(sandbox, run=1) == ["fast: critical"]
+    assert any("running with the inspection's last known settings" in line for line in runtime.lines)
+
+
 def test_a_rule_disabled_in_studio_stays_disabled_during_an_outage(make_sandbox, make_runtime):
     sandbox = make_sandbox({"runs": RUNS, "guance": {"studio": [{"check": "reliability", "title": "Reliability",
                                                                   "disabled": True}]},
