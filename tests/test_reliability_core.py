@@ -241,6 +241,26 @@ def test_unreadable_alert_state_is_reported_not_silently_resent(make_sandbox, ma
     assert u"alert state was unreadable" in events[1]["title"] and "could not be read" in events[1]["message"]
 
 
+# -- 7. Answers without their list ---------------------------------------------------------------------
+
+def test_a_dql_answer_without_its_data_is_asked_again(make_sandbox):
+    """Found by the fault benchmark (seed 3, ``content.data`` stripped from one ``kube_pod`` page): the whole
+    pod-restart run failed on one odd answer. A query is safe to send again, so it is retried."""
+    from guance_monitor import dql
+    from guance_monitor import openapi
+
+    points = [{"measurement": "app", "time": "2026-11-20T07:5%d:00Z" % i, "fields": {"n": i}} for i in range(3)]
+    sandbox = make_sandbox({"runs": RUNS, "guance": {"points": {"logging": points}}, "sandbox": {"faults": [
+        {"service": "guance", "action": "/api/v1/df/query_data_v1", "strip": ["content.data"], "times": 1}]}})
+    sandbox.set_run(0)
+    account = account_for(sandbox)
+    api = openapi.GuanceOpenAPI(account["api_key_id"], account["api_key"], account["guance_node"])
+    with clock.frozen(RUNS[0]):
+        rows = dql.DQLClient(api).rows("L::`app`:(`n`)", clock.now_ms() - 3600000, clock.now_ms(), paging="rows")
+    assert sorted(r["n"] for r in rows) == [0, 1, 2] and rows.complete
+    assert [c.get("fault") for c in sandbox.calls_of("guance", "/api/v1/df/query_data_v1")][:2] == ["strip", None]
+
+
 # -- 8. Inputs without limits ------------------------------------------------------------------------
 
 def test_configs_are_bounded_with_errors_naming_the_field():
