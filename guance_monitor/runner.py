@@ -290,8 +290,11 @@ class Runner(object):
                           u"repeat once" % title,
                  "status": "warning", "dimension_tags": {"check": result.check, "problem": "state"},
                  "message": u"巡检 `%s` 读取上次运行保存的状态时发现问题，已丢弃不可用的部分：\n\n%s\n\n"
+                            u"未恢复的告警可能作为新告警再报告一次；其间已经恢复的告警不会再收到 ok 事件，请在观测云中检查"
+                            u"本巡检的未恢复事件。\n\n"
                             u"The state kept between runs had unusable parts, which were dropped. Alerts that were "
-                            u"open may be reported once more as new.\n" % (
+                            u"open may be reported once more as new; one that cleared meanwhile gets no ok event: "
+                            u"check this inspection's unrecovered events in Guance.\n" % (
                                 result.check, "\n".join("- " + report.md(p) for p in problems))}]
 
 

@@ -229,6 +229,22 @@ def test_alert_state_of_the_wrong_shape_is_dropped_with_one_warning(make_sandbox
     assert [t for t in titles(sandbox, run=2) if t.startswith("flip")] == []      # ... once
 
 
+def test_an_alert_that_cleared_while_its_state_was_unreadable_gets_no_ok_and_the_warning_says_so(
+        make_sandbox, make_runtime, tmp_path):
+    """Found by the fault benchmark (seed 2, garbage in the pod alert state on the run its ok was due): the
+    state that knew the alert was open is gone, so no ok can follow; the warning tells the user where to look."""
+    sandbox = make_sandbox({"runs": RUNS})
+    runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"}, state_dir=str(tmp_path / "fs"))
+    runtime.state_dir_path = str(tmp_path / "fs" / "func")
+    run_at(runtime, sandbox, 0)
+    corrupt(runtime, "garbage{")
+    runtime.env["FLIP"] = "off"
+    run_at(runtime, sandbox, 1)
+    assert [e["status"] for e in sandbox.events] == ["critical", "warning"]
+    assert "one that cleared meanwhile gets no ok event" in sandbox.events[1]["message"]
+    assert u"不会再收到 ok 事件" in sandbox.events[1]["message"]
+
+
 def test_unreadable_alert_state_is_reported_not_silently_resent(make_sandbox, make_runtime, tmp_path):
     sandbox = make_sandbox({"runs": RUNS})
     runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"}, state_dir=str(tmp_path / "fs"))
