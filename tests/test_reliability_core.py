@@ -18,6 +18,7 @@ RUNS = ["2026-11-20T08:00:00Z", "2026-11-20T08:02:00Z", "2026-11-20T08:04:00Z", 
 
 CHECKERS = u'''
 import time as _time
+import guance_monitor__clock as _clock
 from guance_monitor__checker import Checker
 
 
@@ -34,6 +35,15 @@ class Slow(Checker):
     def inspect(self, ctx):
         _time.sleep(%(slow_s)s)
         return [{"title": "slow: done", "status": "warning", "message": "m", "dimension_tags": {"c": "slow"}}]
+
+
+class Patient(Checker):
+    """Reports after waiting 70 s on the run's clock, as a run kept waiting by the request pacer does."""
+    name = "patient"
+
+    def inspect(self, ctx):
+        _clock.sleep(70)
+        return [{"title": "patient: critical", "status": "critical", "message": "m", "dimension_tags": {"c": "p"}}]
 
 
 class Flip(Checker):
@@ -133,6 +143,20 @@ def test_a_hanging_guance_cannot_make_the_run_overrun_and_nothing_is_lost_or_dou
     run_at(runtime, sandbox, 1)
     assert titles(sandbox).count("fast: critical") == 2           # run 0's once, run 1's once
     assert len(set(e["df_event_id"] for e in sandbox.events)) == 2
+
+
+def test_a_send_that_broke_late_in_a_run_is_found_in_guance_not_sent_twice(make_sandbox, make_runtime):
+    """Found by the fault benchmark (seed 11, fault rate 0.5): a pod run kept waiting over a minute by the
+    request pacer sent its events; the connection broke after Guance stored them; the look-up missed them and
+    they were stored twice. The sandbox dated a stored event at the start of the run, not when it arrived."""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": EXECUTE, "drop_after_handling": True, "runs": [0]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Patient"], timeout=300)
+    for index in range(len(RUNS)):
+        run_at(runtime, sandbox, index)
+    ids = [e["df_event_id"] for e in sandbox.events]
+    assert len(ids) == len(RUNS) == len(set(ids))
+    assert [c["run"] for c in sandbox.calls_of("guance", "/api/v1/df/query_data_v1")] == [1]    # looked up once
 
 
 # -- 3 and 4. Odd answers after Guance took the events ------------------------------------------------
