@@ -14,7 +14,8 @@ It must be the outermost decorator. On every run it:
 4. reads the inspection with ``GET self_built_checker/list?refKey=`` — the documented form
    that carries ``jsonScript.title``, ``refFuncInfo`` and ``callKwargs`` (Studio's values);
    creates it when it does not exist (first run, or deleted in Studio: it comes back with a
-   new UUID) and reads it again, or updates title / doc / parameters when they changed.
+   new UUID) and reads it again — also when ``create`` is refused, since another run may have
+   just created it —, or updates title / doc / parameters when they changed.
    The answers of ``create`` and ``modify`` are not documented and not relied on. One request
    on an ordinary run;
 5. keeps the rule it read (UUID, disabled, Studio values) in the state store: when the
@@ -191,9 +192,14 @@ def sync_rule(api, key, info):
     """The inspection's rule in Guance, created or updated to match ``info`` (GuanceAPIError when it fails)."""
     item = find_rule(api, key)
     if item is None:
-        api.post(CHECKER_PATH + "create", {"refKey": key, "title": info.title,
-                                           "refFuncInfo": info.create_func_info(),
-                                           "isDisabled": not info.enabled_by_default})
+        try:
+            api.post(CHECKER_PATH + "create", {"refKey": key, "title": info.title,
+                                               "refFuncInfo": info.create_func_info(),
+                                               "isDisabled": not info.enabled_by_default})
+        except openapi.GuanceAPIError as exc:
+            # refused: another run (a manual one during the first cron run) may have just created it
+            if not exc.refused or find_rule(api, key) is None:
+                raise
         item = find_rule(api, key)
         if item is None:
             raise openapi.GuanceAPIError(CHECKER_PATH + "list", "malformed",

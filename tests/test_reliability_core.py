@@ -196,7 +196,7 @@ def test_an_overlapping_run_waits_then_skips_and_nothing_is_reported_twice(make_
         time.sleep(0.5)                                  # the first run holds the lock, its Slow checker sleeping
         second = runtime.run("startup__reliability.run")   # a manual run during the cron run
         first.join(30)
-    assert second.ok and second.value is None
+    assert second.ok and second.value is None, second.error
     assert any("another run of 'Reliability' is in progress" in line and "skipped" in line for line in runtime.lines)
     assert sorted(titles(sandbox)) == ["fast: critical", "slow: done"]
 
@@ -365,6 +365,21 @@ def test_a_list_answer_without_its_rules_is_not_a_missing_inspection(make_sandbo
         c for c in sandbox.calls_of("guance", "/api/v1/self_built_checker/create") if c["run"] == 0]
     assert titles(sandbox, run=1) == ["fast: critical"]
     assert any("running with the inspection's last known settings" in line for line in runtime.lines)
+
+
+def test_two_first_runs_at_once_do_not_fail_on_each_others_registration(make_sandbox, make_runtime):
+    """Two first runs at once (a manual run during the first cron run): both see no inspection, the second
+    ``create`` is refused as a duplicate refKey; the run reads the rule the other one created and goes on.
+    (Played here by a ``list`` answering an empty list once, after the rule was created.)"""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": LIST, "json": {"code": 200, "success": True, "content": {"data": []}},
+         "runs": [1], "times": 1}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Fast"])
+    run_at(runtime, sandbox, 0)
+    result = run_at(runtime, sandbox, 1)
+    assert result.ok, result.error
+    assert [c["status"] for c in sandbox.calls_of("guance", "/api/v1/self_built_checker/create")] == [200, 400]
+    assert titles(sandbox, run=1) == ["fast: critical"] and len(sandbox.service("guance").rules) == 1
 
 
 def test_a_rule_disabled_in_studio_stays_disabled_during_an_outage(make_sandbox, make_runtime):
