@@ -18,7 +18,9 @@ and removes what Guance accepted. What is left is sent on a later run. Per answe
 - **may have arrived** (the connection broke after sending, a timeout, a gateway's 5xx
   page, a 2xx that is not the OpenAPI envelope): kept, marked with the attempt's time; on a run at least
   ``CHECK_DELAY_S`` later the reporter looks for the events in Guance (one DQL query over
-  ``E::`monitor``` by ``df_event_id``, or by the inspection's checker ID and title); one it
+  ``E::`monitor``` by ``df_event_id``, or by the inspection's checker ID and title, over the
+  attempt's time widened by ``LOOKUP_MARGIN_S`` on both sides: Guance dates events by its own
+  clock); one it
   finds is done; one it does not find is sent again once the attempt is ``VISIBILITY_LAG_S``
   old (Guance is assumed to show a stored event by then), and waits before that. Events
   of the same dimension tags wait behind such an event, so that an ``ok`` never
@@ -59,6 +61,7 @@ MAX_REFUSALS = 3             # an event refused on this many runs ...
 REFUSAL_SPAN_S = 15 * 60     # ... the first at least this long ago, is dropped
 CHECK_DELAY_S = 60           # look for an event that may have arrived no sooner than this after sending it
 VISIBILITY_LAG_S = 90        # not found this long after the attempt: it did not arrive (before: not yet visible)
+LOOKUP_MARGIN_S = 15 * 60    # the look-up spans this much more on both sides: Guance dates events by its own clock
 LATE_AFTER_S = 90            # an event sent this long after it was detected says so
 TITLE_LIMIT = 256
 MESSAGE_LIMIT = 32000        # characters; longer reports are cut at a line, saying how much was cut
@@ -360,7 +363,8 @@ class _Delivery(object):
         if not due:
             return
         try:
-            found = self.look_up([e["event"] for e in due], min(e["created_ms"] for e in due) - 60000, now)
+            found = self.look_up([e["event"] for e in due], min(e["created_ms"] for e in due) - LOOKUP_MARGIN_S * 1000,
+                                 now + LOOKUP_MARGIN_S * 1000)
         except (dql.DQLError, openapi.GuanceAPIError) as exc:
             log.warning("could not check whether %d events already reached Guance (%s); they wait for the next run",
                         len(due), str(exc).splitlines()[0])
