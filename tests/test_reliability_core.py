@@ -184,6 +184,20 @@ def test_an_unexpected_content_shape_after_guance_accepted_commits_the_state(mak
     assert titles(sandbox) == ["flip critical (new)"]          # not reported again as new
 
 
+def test_without_our_ids_a_stored_event_is_found_by_its_title_and_an_older_same_title_is_not_it(
+        make_sandbox, make_runtime):
+    """Guance keeping its own ids: the look-up matches title and status, but only near the send — the same
+    alert's title from an earlier episode must not make a send that never arrived look delivered."""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"guance": {"keeps_event_id": False}, "faults": [
+        {"service": "guance", "action": EXECUTE, "drop_after_handling": True, "runs": [0]},
+        {"service": "guance", "action": EXECUTE, "drop": True, "runs": [2]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"})
+    flip_runs(sandbox, runtime, [(0, "on"), (1, "off"), (2, "on"), (3, "on")])
+    # run 0's critical arrived (found by title on run 1, not sent again); run 2's did not (sent on run 3)
+    assert titles(sandbox) == ["flip critical (new)", "flip ok (recovered)", "flip critical (new)"]
+    assert [e["run"] for e in sandbox.events] == [0, 1, 3]
+
+
 # -- 5. Overlapping runs ----------------------------------------------------------------------------
 
 def test_an_overlapping_run_waits_then_skips_and_nothing_is_reported_twice(make_sandbox, make_runtime):
