@@ -1,6 +1,7 @@
 """Benchmark of the Kubernetes pod-restart inspection at fleet scale (not a timed test).
 
-    python benchmarks/bench_k8s_pod_restart.py [--pods 100000] [--clusters 50] [--namespaces 40] [--json]
+    python benchmarks/bench_k8s_pod_restart.py [--pods 100000] [--clusters 50] [--namespaces 40]
+                                               [--runs 2] [--latency-ms 0] [--healthy] [--json]
 
 Generates ``--pods`` pods spread over ``--clusters`` clusters x ``--namespaces`` namespaces (5
 Deployments per namespace, 20 nodes per cluster) with a 30-minute window at 60 s resolution: 30
@@ -10,22 +11,31 @@ every 5 minutes, with their ``kubelet_pod`` objects and ``BackOff`` events), so 
 and the reports are part of the run.
 
 The sandbox is served from a child process that builds the scenario itself (Guance is not in the
-inspection's process in real life, and its CPU would compete for this process's GIL). This process
-deploys the example startup script as the script market does and runs it once through the local
-Func runtime, DQL going over HTTP, with the clock at the run time and an empty state.
+inspection's process in real life, and its CPU would compete for this process's GIL); with
+``--latency-ms N`` it adds N ms to every Guance request (a sandbox fault), as a distant Guance
+would. This process deploys the example startup script as the script market does and runs it
+``--runs`` times through the local Func runtime, DQL going over HTTP, on a simulated clock set to
+each run's time (``clock.Simulated``; the wall time measured is real; the sandbox is set to the
+same run): the first run starts from an empty state (the inspection is registered, the workspace
+looked up, the DQL server's page size not yet known); each later one two minutes on (the same
+points, the window shifted): the steady state (registered, cached, the open alerts not sent again).
 
 ``--json`` prints exactly one JSON object:
 
 - ``pods``, ``points`` (``kube_pod`` points generated), ``namespaces``;
-- ``wall_s``: the run as Func would time it (registration, queries, analysis, reports, delivery);
-- ``dql_queries``: ``df/query_data_v1`` requests the sandbox served (every page counts);
+- ``wall_s``: the first run as Func would time it (registration, queries, analysis, reports,
+  delivery); ``dql_queries``: ``df/query_data_v1`` requests of the first run (every page counts);
+  ``events``: events Guance received;
+- ``guance_requests``: every Guance OpenAPI request of the first run; ``runs``: per run, its
+  ``wall_s``, ``guance_requests``, ``dql_queries`` and ``by_path`` (requests per OpenAPI path);
+- ``busiest_minute``: the most Guance requests the sandbox received in any 60 s of its running
+  clock (the run times, advanced by real time; Guance allows 20 a minute per API key);
+  ``latency_ms``: the latency added to each request;
 - ``peak_rss_mb``: peak RSS (``ru_maxrss``) of this process, the inspection side;
-  ``sandbox_peak_rss_mb``: the same for the sandbox process;
-- ``events``: events Guance received.
+  ``sandbox_peak_rss_mb``: the same for the sandbox process.
 
-``--healthy`` generates no crash loop: then the requests are exactly the two paged ``kube_pod`` queries
-(``2 x ceil(pods / 1000)``) and the three scope-wide queries, whatever ``--namespaces`` is.
-Targets: under 20 s wall, a query count that does not grow with the namespaces, under 1 GiB.
+Targets: at most 10 Guance requests per run at 100,000 pods, whatever ``--namespaces`` is; under
+30 s wall with ``--latency-ms 200``; under 1 GiB.
 """
 import argparse
 import json
@@ -45,9 +55,11 @@ SAMPLES = 30
 STEP_MS = 60 * 1000
 DEPLOYMENTS_PER_NAMESPACE = 5
 NODES_PER_CLUSTER = 20
+DQL_PATH = "/api/v1/df/query_data_v1"
+RERUN_AFTER_MS = 2 * 60 * 1000       # a later run: two minutes on (same points, window shifted)
 
 
-def generate(pods=100000, clusters=50, namespaces=40, healthy=False):
+def generate(pods=100000, clusters=50, namespaces=40, healthy=False, latency_ms=0, runs=1):
     """The scenario, with its ``kube_pod`` frame; returns (scenario, points)."""
     import numpy as np
     import pandas as pd
@@ -106,10 +118,12 @@ def generate(pods=100000, clusters=50, namespaces=40, healthy=False):
                                 "involved_namespace": namespace_names[namespace[i]],
                                 "message": "Back-off restarting failed container app in pod %s" % names[i]},
                      "time": end - 3 * STEP_MS})
-    scenario = scenarios.from_dict({
-        "name": "bench-k8s", "runs": [RUN_TIME],
-        "guance": {"studio": [{"check": "k8s-pod-restart", "callKwargs": {}, "disabled": False}],
-                   "points": {"object": objects, "logging": logs}}})
+    data = {"name": "bench-k8s", "runs": [clock.iso(clock.from_ms(end + i * RERUN_AFTER_MS)) for i in range(runs)],
+            "guance": {"studio": [{"check": "k8s-pod-restart", "callKwargs": {}, "disabled": False}],
+                       "points": {"object": objects, "logging": logs}}}
+    if latency_ms:
+        data["sandbox"] = {"faults": [{"service": "guance", "action": "*", "latency_ms": latency_ms}]}
+    scenario = scenarios.from_dict(data)
     scenario.add_frame("M", "kube_pod", frame,
                        ["cluster_name_k8s", "namespace", "uid", "pod_name", "node_name", "deployment"])
     return scenario, pods * SAMPLES
@@ -119,27 +133,61 @@ def _serve(conn, options):
     """The sandbox process: build the scenario, serve it until told to stop, report what it served."""
     from guance_monitor_local.sandbox import Sandbox
 
-    scenario, points = generate(options["pods"], options["clusters"], options["namespaces"], options["healthy"])
+    scenario, points = generate(options["pods"], options["clusters"], options["namespaces"], options["healthy"],
+                                options["latency_ms"], options["runs"])
     with Sandbox(scenario) as sandbox:
-        sandbox.set_run(0)
+        arrivals = _timed_calls(sandbox)
         settings = scenario.sandbox
         conn.send({"url": sandbox.url, "key_id": settings["guance_api_key_id"], "key": settings["guance_api_key"],
                    "points": points})
-        conn.recv()
-        conn.send({"dql_queries": len(sandbox.calls_of("guance", "/api/v1/df/query_data_v1")),
-                   "events": len(sandbox.events),
+        message = conn.recv()
+        while message != "stop":
+            if message == "count":
+                conn.send([dict(c) for c in sandbox.calls_of("guance")])
+            else:
+                sandbox.set_run(message)           # the sandbox's clock (and its rate window) at that run
+                conn.send(message)
+            message = conn.recv()
+        conn.send({"events": len(sandbox.events), "busiest_minute": busiest_minute(arrivals),
                    "statuses": sorted(set(str(c["status"]) for c in sandbox.calls)),
                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)})
 
 
-def measure(pods=100000, clusters=50, namespaces=40, healthy=False, progress=None):
+def _timed_calls(sandbox):
+    """The sandbox's running clock (s) at each Guance request it logs (the benchmark's own instrumentation)."""
+    arrivals = []
+    record = sandbox._record
+
+    def timed(service, *args):
+        if service == "guance":
+            arrivals.append(sandbox.running_ms() / 1000.0)
+        return record(service, *args)
+
+    sandbox._record = timed
+    return arrivals
+
+
+def busiest_minute(times, window_s=60.0):
+    """The most of ``times`` (seconds) that fall in any ``window_s`` interval."""
+    times = sorted(times)
+    best, first = 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= window_s:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def measure(pods=100000, clusters=50, namespaces=40, healthy=False, progress=None, runs=2, latency_ms=0):
     progress = progress or (lambda message: None)
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     server = context.Process(target=_serve, args=(child, {"pods": pods, "clusters": clusters,
-                                                          "namespaces": namespaces, "healthy": healthy}))
+                                                          "namespaces": namespaces, "healthy": healthy,
+                                                          "latency_ms": latency_ms, "runs": max(1, runs)}))
     started = time.time()
     server.start()
+    per_run = []
     try:
         ready = parent.recv()
         progress("sandbox ready with %d kube_pod points (%.1f s)" % (ready["points"], time.time() - started))
@@ -152,25 +200,42 @@ def measure(pods=100000, clusters=50, namespaces=40, healthy=False, progress=Non
         os.environ["GUANCE_MONITOR_STATE_DIR"] = os.path.join(state_dir, "state")
         os.environ.setdefault("GUANCE_MONITOR_FUNC_SECRET", "bench-func-secret")
         lines = []
+        seen = 0
         try:
             runtime = demo.deployed_runtime(["k8s-pod-restart"], values, state_dir, echo=lines.append)
-            with clock.frozen(RUN_TIME):
+            simulated = clock.Simulated(RUN_TIME).install()     # runs minutes apart, as cron would start them
+            for index in range(max(1, runs)):
+                parent.send(index)
+                parent.recv()
+                simulated.set(clock.from_ms(clock.to_ms(clock.parse_time(RUN_TIME)) + index * RERUN_AFTER_MS))
                 begun = time.time()
                 result = runtime.run(demo.startup_func("k8s-pod-restart"))
                 wall = time.time() - begun
+                if not result.ok:
+                    raise SystemExit("the inspection failed: %s\n%s" % (result.error, "\n".join(lines)))
+                parent.send("count")
+                calls = parent.recv()
+                mine, seen = calls[seen:], len(calls)
+                by_path = {}
+                for call in mine:
+                    by_path[call["action"]] = by_path.get(call["action"], 0) + 1
+                per_run.append({"wall_s": round(wall, 2), "guance_requests": len(mine),
+                                "dql_queries": by_path.get(DQL_PATH, 0), "by_path": by_path})
+                progress("run %d: %.2f s, %d Guance requests" % (index + 1, wall, len(mine)))
         finally:
+            clock.Simulated.uninstall()
             shutil.rmtree(state_dir, ignore_errors=True)
-        if not result.ok:
-            raise SystemExit("the inspection failed: %s\n%s" % (result.error, "\n".join(lines)))
         parent.send("stop")
         served = parent.recv()
     finally:
         server.join(30)
         if server.is_alive():
             server.terminate()
+    first = per_run[0]
     return {
         "pods": pods, "points": ready["points"], "namespaces": clusters * namespaces,
-        "wall_s": round(wall, 2), "dql_queries": served["dql_queries"],
+        "wall_s": first["wall_s"], "dql_queries": first["dql_queries"], "guance_requests": first["guance_requests"],
+        "runs": per_run, "busiest_minute": served["busiest_minute"], "latency_ms": latency_ms,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "sandbox_peak_rss_mb": served["peak_rss_mb"], "events": served["events"],
         "log": [line for line in lines if "k8s-pod-restart" in line],
@@ -183,20 +248,29 @@ def main(argv=None):
     parser.add_argument("--clusters", type=int, default=50, help="clusters (default 50)")
     parser.add_argument("--namespaces", type=int, default=40, help="namespaces per cluster (default 40)")
     parser.add_argument("--healthy", action="store_true", help="no crash-looping namespace")
+    parser.add_argument("--runs", type=int, default=2, help="runs: the first from an empty state (default 2)")
+    parser.add_argument("--latency-ms", type=int, default=0, help="ms added to every Guance request (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.pods < args.clusters * args.namespaces:
         parser.error("--pods must be at least --clusters x --namespaces")
+    if args.runs < 1 or args.latency_ms < 0:
+        parser.error("--runs must be at least 1 and --latency-ms at least 0")
     progress = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr))
-    result = measure(args.pods, args.clusters, args.namespaces, args.healthy, progress)
+    result = measure(args.pods, args.clusters, args.namespaces, args.healthy, progress, args.runs, args.latency_ms)
     if args.json:
-        print(json.dumps(dict((k, v) for k, v in result.items() if k != "log"), sort_keys=True))
+        print(json.dumps({k: v for k, v in result.items() if k != "log"}, sort_keys=True))
         return 0
     print("pods              %d in %d namespaces (%d clusters x %d)" % (
         result["pods"], result["namespaces"], args.clusters, args.namespaces))
     print("kube_pod points   %d" % result["points"])
-    print("wall              %.2f s   (target < 20 s)" % result["wall_s"])
-    print("DQL requests      %d       (does not grow with the namespaces)" % result["dql_queries"])
+    print("latency added     %d ms per Guance request" % result["latency_ms"])
+    for index, run in enumerate(result["runs"]):
+        print("run %d             %.2f s wall, %d Guance requests (%d DQL): %s" % (
+            index + 1, run["wall_s"], run["guance_requests"], run["dql_queries"],
+            ", ".join("%s %d" % (path.rsplit("/api/v1/", 1)[-1], n) for path, n in sorted(run["by_path"].items()))))
+    print("busiest minute    %d Guance requests (limit 20 per API key)" % result["busiest_minute"])
+    print("targets           <= 10 requests per run, flat in namespaces; < 30 s with --latency-ms 200")
     print("peak RSS          %.1f MiB inspection side (target < 1024), %.1f MiB sandbox" % (
         result["peak_rss_mb"], result["sandbox_peak_rss_mb"]))
     print("events            %d" % result["events"])

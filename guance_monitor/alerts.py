@@ -30,7 +30,7 @@ OPEN_KEY = "alerts-open"      # how many alerts the committed state holds open (
 _TIMES = ("since_ms", "reported_ms", "seen_ms")
 
 
-class Decision(object):
+class Decision:
     __slots__ = ("key", "status", "reason", "previous", "since_ms")
 
     def __init__(self, key, status, reason, previous=None, since_ms=None):
@@ -62,7 +62,7 @@ def entry_problem(entry):
     return None
 
 
-class AlertTracker(object):
+class AlertTracker:
     def __init__(self, store, reminder_seconds=6 * 3600, recover_after_runs=1,
                  forget_after_seconds=7 * 86400):
         self.store = store

@@ -27,7 +27,7 @@ from guance_monitor import report
 DEFAULT_SILENT_RUNS = 3
 
 
-class Checker(object):
+class Checker:
     name = "checker"            # stable id: state namespace, the `check` of events
     title = "Checker"
     schema = configs.Schema([])
@@ -101,7 +101,7 @@ class Checker(object):
         self._deferred = []
 
 
-class SilenceWatch(object):
+class SilenceWatch:
     """Sources that went silent: one warning after ``runs`` empty runs in a row, an ``ok`` when data returns.
 
     ``update({source: has_data}, runs)`` takes ``True`` (data), ``False`` (nothing) or
@@ -124,8 +124,8 @@ class SilenceWatch(object):
             value, problem = self.store.read("empty-runs")
             if problem:
                 self.problems.append("the no-data counters could not be read (%s)" % problem)
-            self._counts = dict((k, v) for k, v in (value if isinstance(value, dict) else {}).items()
-                                if isinstance(v, dict) and isinstance(v.get("runs"), int))
+            self._counts = {k: v for k, v in (value if isinstance(value, dict) else {}).items()
+                                if isinstance(v, dict) and isinstance(v.get("runs"), int)}
         return self._counts
 
     def update(self, observed, runs=DEFAULT_SILENT_RUNS, now_ms=None):
@@ -163,21 +163,21 @@ def silence_event(check_title, decision, info, what, hint, dimension_tags, now_m
     ``what`` names the source, ``hint`` says what to check (markdown).
     """
     if decision.status == "ok":
-        title = u"%s：数据已恢复 / data is back: %s" % (check_title, what)
-        message = u"数据源重新有数据：%s\n\nThe source has data again: %s\n\n无数据开始于 / Silent since: %s\n" % (
+        title = "%s：数据已恢复 / data is back: %s" % (check_title, report.md(what))
+        message = "数据源重新有数据：%s\n\nThe source has data again: %s\n\n无数据开始于 / Silent since: %s\n" % (
             report.md(what), report.md(what), report.display_time(decision.since_ms))
         return {"title": _title(title), "status": "ok", "dimension_tags": dimension_tags, "message": message}
     runs = (info or {}).get("empty_runs", 0)
-    title = u"%s：数据源无数据 / no data: %s" % (check_title, what)
-    message = (u"巡检依赖的数据源连续 %d 次运行没有数据，巡检可能已失明。\n\nThe source this inspection depends on gave "
-               u"nothing for %d runs in a row: the inspection may be blind.\n\n%s\n\n**建议 / What to check:** %s\n") % (
-        runs, runs, report.table([u"项目 Item", u"内容 Value"], [
-            (u"数据源 Source", what),
-            (u"无数据开始于 Silent since", report.display_time((info or {}).get("silent_since_ms") or now_ms)),
-            (u"检查时间 Checked", report.display_time(now_ms))], limit=0), hint)
+    title = "%s：数据源无数据 / no data: %s" % (check_title, report.md(what))
+    message = ("巡检依赖的数据源连续 %d 次运行没有数据，巡检可能已失明。\n\nThe source this inspection depends on gave "
+               "nothing for %d runs in a row: the inspection may be blind.\n\n%s\n\n**建议 / What to check:** %s\n") % (
+        runs, runs, report.table(["项目 Item", "内容 Value"], [
+            ("数据源 Source", what),
+            ("无数据开始于 Silent since", report.display_time((info or {}).get("silent_since_ms") or now_ms)),
+            ("检查时间 Checked", report.display_time(now_ms))], limit=0), hint)
     return {"title": _title(title), "status": "warning", "dimension_tags": dimension_tags, "message": message}
 
 
 def _title(text, limit=256):
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + u"\u2026"
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"

@@ -115,7 +115,7 @@ def set_sleeper(sleeper, monotonic_source=None):
         _mono = monotonic_source
 
 
-class frozen(object):
+class frozen:
     """Context manager: the wall clock holds at ``at`` (datetime, ISO text or epoch ms) inside.
 
     It moves on only by what is slept through this clock (a backoff, the request pacer's
@@ -139,7 +139,7 @@ class frozen(object):
         return False
 
 
-class FakeSleep(object):
+class FakeSleep:
     """A sleeper for tests: records the waits and advances its own monotonic clock."""
 
     def __init__(self):
@@ -162,7 +162,7 @@ class FakeSleep(object):
         set_sleeper(None, None)
 
 
-class Accelerated(object):
+class Accelerated:
     """Sleeping that does not wait: ``sleep`` returns at once, and the clocks jump by what was slept.
 
     The monotonic clock is the real one plus what was slept; so is the wall clock, unless a
@@ -210,7 +210,7 @@ class Accelerated(object):
         return False
 
 
-class Simulated(object):
+class Simulated:
     """A clock for replaying long stretches quickly: wall and monotonic time move only when code sleeps.
 
     ``Simulated(start).install()`` makes ``now`` read ``start`` plus the time slept

@@ -117,7 +117,7 @@ def _parse_text(text, name):
         raise ConfigError("%s: expected a JSON list of objects, got %s" % (name, _show(value)))
 
 
-class Field(object):
+class Field:
     """One config key: how to read it (``parse``), whether it must be there, its default.
 
     ``parse(value)`` returns the normalised value or raises ValueError with a
@@ -132,10 +132,10 @@ class Field(object):
         self.doc = doc
 
 
-class Schema(object):
+class Schema:
     def __init__(self, fields):
         self.fields = list(fields)
-        self.by_name = dict((f.name, f) for f in self.fields)
+        self.by_name = {f.name: f for f in self.fields}
 
     def parse(self, raw, name="configs"):
         """Validated entries, each a dict with every field (defaults filled in)."""
@@ -236,7 +236,7 @@ def string_map(value):
         raise ValueError("expected at most %d keys" % MAX_LIST)
     if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (str, int, float))
                                        and not isinstance(v, bool) for k, v in value.items()):
-        return dict((k, str(v)) for k, v in value.items())
+        return {k: str(v) for k, v in value.items()}
     raise ValueError("expected an object of string values, such as {\"env\": \"prod\"}")
 
 

@@ -19,7 +19,7 @@ from guance_monitor import retry
 _local = threading.local()
 
 
-class RunContext(object):
+class RunContext:
     def __init__(self, api=None, store=None, deadline=None, ref_key=None, rule_uuid=None,
                  func_id=None, title=None, started_at=None, host=None, timeout=None, rule=None,
                  guance_node=None):
@@ -58,7 +58,7 @@ def current():
     return stack[-1] if stack else None
 
 
-class activate(object):
+class activate:
     """``with activate(ctx):`` makes ``ctx`` current in this thread."""
 
     def __init__(self, ctx):
@@ -75,7 +75,7 @@ class activate(object):
         return False
 
 
-class hosted(object):
+class hosted:
     """``with hosted(host):`` the clock follows the host's and log records go to its task log."""
 
     def __init__(self, host):

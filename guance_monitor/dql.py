@@ -112,7 +112,7 @@ class Listing(list):
             self.gaps.append(text)
 
 
-class PageBounds(object):
+class PageBounds:
     """What the client knows of the server's page cap: ``cap`` (exact) or ``floor`` (a page this short was complete).
 
     A short page (fewer than asked) ends paging only when it is shorter than a page
@@ -150,7 +150,7 @@ class PageBounds(object):
             self.store.set(self.key, {"cap": self.cap, "floor": self.floor})
 
 
-class DQLClient(object):
+class DQLClient:
     """Runs DQL through one ``GuanceOpenAPI``; counts its requests; ``store`` keeps what it learns of the server."""
 
     def __init__(self, api, page_size=1000, max_pages=100, store=None):
@@ -260,7 +260,7 @@ class _Incomplete(Exception):
         self.answer = answer
 
 
-class _Paging(object):
+class _Paging:
     """Fetching every page of one query, noting every reason the result may be short."""
 
     def __init__(self, client, q, base, deadline, max_pages):
@@ -390,7 +390,7 @@ def _series_key(one):
 
 
 def _merge_segments(series, more):
-    by_key = dict((_series_key(s), s) for s in series)
+    by_key = {_series_key(s): s for s in series}
     for one in more:
         key = _series_key(one)
         if key in by_key:
@@ -411,7 +411,7 @@ def _clean(one, listing):
         try:
             tags = json.loads(tags) if tags.strip() else {}
         except ValueError:
-            tags = None
+            tags = False                 # text that is not JSON: malformed, never "no tags"
     if tags is not None and not isinstance(tags, dict):
         listing.gap("a series of the answer has malformed tags")
         return None
@@ -422,7 +422,7 @@ def _clean(one, listing):
         listing.gap("a series of the answer has malformed columns or values")
         return None
     clean = dict(one)
-    clean["tags"] = dict((str(k), v) for k, v in (tags or {}).items())
+    clean["tags"] = {str(k): v for k, v in (tags or {}).items()}
     return clean
 
 

@@ -130,7 +130,7 @@ def cap_message(message, limit=MESSAGE_LIMIT):
     """``message`` cut at a line boundary to at most ``limit`` characters, saying how much was cut."""
     if len(message) <= limit:
         return message
-    note = u"\n\n> 报告过长，已截断 %d 个字符（共 %d）/ report cut: %d of %d characters not shown\n"
+    note = "\n\n> 报告过长，已截断 %d 个字符（共 %d）/ report cut: %d of %d characters not shown\n"
     room = limit - len(note % (len(message), len(message), len(message), len(message)))
     cut = message.rfind("\n", 0, room)
     if cut < room // 2:
@@ -151,7 +151,7 @@ def event_id(ref_key, event, at_ms):
 
 def _one_line(text, limit):
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + u"\u2026"
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def _keystream(key, nonce, length):
@@ -199,7 +199,7 @@ def dimension_key(event):
     return json.dumps(event.get("dimension_tags") or {}, sort_keys=True, ensure_ascii=False)
 
 
-class Outbox(object):
+class Outbox:
     """The entries waiting for Guance, in order, persisted in the state store after every change."""
 
     KEY = "events"
@@ -246,7 +246,7 @@ def _entry(item, now_ms):
             "maybe_ms": number(item.get("maybe_ms"), None), "kind": item.get("kind") or "event"}
 
 
-class EventReporter(object):
+class EventReporter:
     def __init__(self, ctx=None):
         self.ctx = ctx or context.current()
         if self.ctx is None or self.ctx.api is None:
@@ -291,7 +291,7 @@ class EventReporter(object):
         dropped = self._trim(outbox)
         outbox.save()
         if dropped:
-            self._report_dropped(dropped, u"发件箱已满 / the outbox was full")
+            self._report_dropped(dropped, "发件箱已满 / the outbox was full")
         return ids
 
     def deliver(self, deadline=None):
@@ -330,15 +330,15 @@ class EventReporter(object):
             log.error("event dropped (%s): %r", why, entry["event"]["title"])
         rows = [(report.display_time(e["created_ms"]), e["event"]["status"], e["event"]["title"]) for e in entries]
         title = self.ctx.title or "inspection"
-        message = (u"以下事件未能送达观测云，已放弃 / These events could not be delivered to Guance and were given up:"
-                   u"\n\n原因 / Why: %s\n\n%s\n" % (report.md(why), report.table(
-                       [u"检测时间 Detected", u"状态 Status", u"标题 Title"], rows, limit=20)))
-        self.enqueue([{"title": u"%s：%d 个事件无法送达 / %d events could not be delivered" % (
+        message = ("以下事件未能送达观测云，已放弃 / These events could not be delivered to Guance and were given up:"
+                   "\n\n原因 / Why: %s\n\n%s\n" % (report.md(why), report.table(
+                       ["检测时间 Detected", "状态 Status", "标题 Title"], rows, limit=20)))
+        self.enqueue([{"title": "%s：%d 个事件无法送达 / %d events could not be delivered" % (
             _one_line(title, 120), len(entries), len(entries)), "status": "warning", "message": message,
             "dimension_tags": {"check": "delivery"}}], kind="drop-report")
 
 
-class _Delivery(object):
+class _Delivery:
     """One pass over the outbox: look up what may have arrived, then send the rest in batches."""
 
     def __init__(self, reporter, outbox, deadline):
@@ -362,7 +362,7 @@ class _Delivery(object):
             self.send(batch)
         self.outbox.save()
         if self.dropped:
-            self.reporter._report_dropped(self.dropped, u"观测云多次明确拒绝 / Guance refused them on %d runs"
+            self.reporter._report_dropped(self.dropped, "观测云多次明确拒绝 / Guance refused them on %d runs"
                                           % MAX_REFUSALS)
         if self.stopped:
             log.info("%d events wait in the outbox for the next run: %s", len(self.outbox.entries), self.stopped)
@@ -462,9 +462,9 @@ class _Delivery(object):
         if self.ctx.rule_uuid and not event.get("df_monitor_checker_id"):
             event["df_monitor_checker_id"] = self.ctx.rule_uuid
         if now_ms - entry["created_ms"] >= LATE_AFTER_S * 1000:
-            event["message"] = cap_message(event["message"].rstrip() + u"\n\n> 延迟送达：检测于 %s，发送于 %s。文中的剩余时间等均以检测时间为准。"
-                                           u" / Delivered late: detected at %s, sent at %s; times left and durations "
-                                           u"above are as of detection.\n" % (
+            event["message"] = cap_message(event["message"].rstrip() + "\n\n> 延迟送达：检测于 %s，发送于 %s。文中的剩余时间等均以检测时间为准。"
+                                           " / Delivered late: detected at %s, sent at %s; times left and durations "
+                                           "above are as of detection.\n" % (
                                                report.display_time(entry["created_ms"]), report.display_time(now_ms),
                                                report.display_time(entry["created_ms"]), report.display_time(now_ms)))
         return event

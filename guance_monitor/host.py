@@ -31,7 +31,7 @@ DEFAULT_CONFIG_DIR = os.path.join(os.path.expanduser("~"), ".config", "guance-mo
 SECRET_FILE = "func-secret"
 
 
-class Host(object):
+class Host:
     """Clock, store, environment, task log and signing of one run."""
 
     def __init__(self, dff=None, store=None):

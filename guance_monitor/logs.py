@@ -46,7 +46,7 @@ def get(module_name):
     return logging.getLogger(name_of(module_name))
 
 
-class _Sinks(object):
+class _Sinks:
     """Thread ident -> the task log sink (a callable taking one line) of the run that thread works for."""
 
     def __init__(self):
@@ -131,7 +131,7 @@ def _install():
     return sinks
 
 
-class attach(object):
+class attach:
     """``with logs.attach(sink):`` sends this thread's log records to ``sink`` (one line per call)."""
 
     def __init__(self, sink, level=None):

@@ -126,7 +126,7 @@ def node_key(guance_node):
     return text if text in NODES else None
 
 
-class GuanceOpenAPI(object):
+class GuanceOpenAPI:
     """A small client over ``requests`` for the OpenAPI endpoints the inspections use."""
 
     def __init__(self, api_key_id, api_key, guance_node=None, deadline=None, session=None, pacer=None):

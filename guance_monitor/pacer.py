@@ -37,7 +37,7 @@ class RateBudgetExhausted(Exception):
                                  "the rest waits for the next run" % (LIMIT, wait_s))
 
 
-class Pacer(object):
+class Pacer:
     def __init__(self, store, api_key_id, limit=LIMIT, window_s=WINDOW_S):
         digest = hashlib.md5(str(api_key_id).encode("utf-8")).hexdigest()[:16]
         self.store = store
@@ -96,7 +96,7 @@ class Pacer(object):
             return max(0.05, (oldest + self.window_ms - now) / 1000.0 + MARGIN_S)
 
 
-class _Mutex(object):
+class _Mutex:
     """A short lock in the store; after ``LOCK_WAIT_S`` the pacer goes on without it rather than stall a run."""
 
     def __init__(self, store, key):

@@ -54,7 +54,7 @@ RULE_KEY = "rule"
 log = logs.get(__name__)
 
 
-class FuncInfo(object):
+class FuncInfo:
     """What ``DFF.API`` recorded about a function, as Studio's ``refFuncInfo`` wants it."""
 
     def __init__(self, func):
@@ -122,7 +122,7 @@ def _inspections(scope):
 
 # -- the rule in Guance ---------------------------------------------------------------------------
 
-class Rule(object):
+class Rule:
     """What the run needs of the inspection's rule: UUID, disabled, Studio values; where it came from."""
 
     def __init__(self, uuid=None, disabled=False, call_kwargs=None, title=None, func_info=None, source="guance",

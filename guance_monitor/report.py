@@ -27,7 +27,7 @@ import jinja2
 from guance_monitor import clock
 
 DISPLAY_UTC_OFFSET_HOURS = 8     # Guance's users read Beijing time (DataFlux Func's default zone)
-SPARK_BARS = u"\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+SPARK_BARS = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
 # What can change a line's meaning inside text or a table cell: emphasis, code, links, HTML, headings,
 # table pipes, strikethrough. Parentheses, braces, + and ! only matter after these and stay readable.
 _ESCAPED = "\\`*_[]<>#|~"
@@ -41,7 +41,7 @@ _LINKIFIABLE = re.compile(
     r"(?i)(?:\b[a-z][a-z0-9+.-]*://[^\s]*|\bmailto:[^\s]*"
     r"|\bwww\.[^\s]*"
     r"|[\w.+-]*@?\b(?:[\w-]+\.)+(?:[a-z]{2}|biz|com|edu|gov|net|org|pro|web|xxx|aero|asia|coop|info|museum"
-    u"|name|shop|\u0440\u0444)" r"\b[^\s]*)")
+    "|name|shop|\u0440\u0444)" r"\b[^\s]*)")
 _LINK_PUNCTUATION = ":/.@"
 # What makes a line a list item, a setext underline or a thematic break when it starts the line.
 _BULLET_OR_RULE = re.compile(r"^[-+=](?=\s|$)|^[-=]+\s*$")
@@ -104,7 +104,7 @@ def code(value):
     return Markdown("%s%s%s%s%s" % (fence, pad, text.replace("|", "\\|"), pad, fence))
 
 
-def table(headers, rows, limit=20, more_label=u"另有 {n} 行未显示 / {n} more rows not shown"):
+def table(headers, rows, limit=20, more_label="另有 {n} 行未显示 / {n} more rows not shown"):
     """A markdown table; rows beyond ``limit`` are replaced by one line counting them."""
     rows = list(rows)
     lines = ["| " + " | ".join(cell(h) for h in headers) + " |",
@@ -183,7 +183,7 @@ def zone_for_node(node):
     return parse_zone(zone) if isinstance(zone, str) else zone
 
 
-class display_zone(object):
+class display_zone:
     """Context manager: times are displayed in ``zone`` (a tzinfo or a text for ``parse_zone``) inside."""
 
     def __init__(self, zone):

@@ -9,7 +9,7 @@ import random
 from guance_monitor import clock
 
 
-class Deadline(object):
+class Deadline:
     """A point on the monotonic clock; ``None`` seconds means no limit."""
 
     def __init__(self, seconds=None):

@@ -53,7 +53,7 @@ class InspectionFailed(Exception):
     """One or more checkers failed; the text lists them (the others ran and reported)."""
 
 
-class Result(object):
+class Result:
     """What one checker's run came to."""
 
     def __init__(self, check):
@@ -80,7 +80,7 @@ class Result(object):
         return self.as_dict()[key]
 
 
-class Runner(object):
+class Runner:
     def __init__(self, checkers, debug=False):
         if not isinstance(checkers, (list, tuple)):
             checkers = [checkers]
@@ -242,16 +242,16 @@ class Runner(object):
         out = []
         for decision in self._tracked(ctx, "configs", result, result.config_error):
             if decision.status == "ok":
-                out.append({"title": u"%s：巡检配置已修正 / configs fixed" % title, "status": "ok",
+                out.append({"title": "%s：巡检配置已修正 / configs fixed" % title, "status": "ok",
                             "dimension_tags": {"check": result.check},
-                            "message": u"巡检 `%s` 的 configs 已可用，巡检恢复正常运行。\n\n"
-                                       u"The configs of `%s` are valid again." % (result.check, result.check)})
+                            "message": "巡检 `%s` 的 configs 已可用，巡检恢复正常运行。\n\n"
+                                       "The configs of `%s` are valid again." % (result.check, result.check)})
             else:
-                out.append({"title": u"%s：巡检配置有误 / configs rejected" % title, "status": "warning",
+                out.append({"title": "%s：巡检配置有误 / configs rejected" % title, "status": "warning",
                             "dimension_tags": {"check": result.check},
-                            "message": u"巡检 `%s` 未运行：Studio 中的 configs 无法使用。\n\n"
-                                       u"The inspection `%s` did not run: its configs are not usable.\n\n"
-                                       u"```\n%s\n```\n\n请在「监控 / 智能巡检」中编辑该巡检的 configs。"
+                            "message": "巡检 `%s` 未运行：Studio 中的 configs 无法使用。\n\n"
+                                       "The inspection `%s` did not run: its configs are not usable.\n\n"
+                                       "```\n%s\n```\n\n请在「监控 / 智能巡检」中编辑该巡检的 configs。"
                                        % (result.check, result.check, result.error.replace("```", "'''"))})
         return out
 
@@ -263,23 +263,23 @@ class Runner(object):
         short = result.timed_out or result.skipped
         for decision in self._tracked(ctx, "budget", result, short, reminder_s=6 * 3600):
             if decision.status == "ok":
-                out.append({"title": u"%s：巡检已在时限内完成 / finished within its time budget" % title,
+                out.append({"title": "%s：巡检已在时限内完成 / finished within its time budget" % title,
                             "status": "ok", "dimension_tags": {"check": result.check, "problem": "time_budget"},
-                            "message": u"巡检 `%s` 再次在时限内完成。\n\nThe inspection `%s` finished within its time "
-                                       u"budget again." % (result.check, result.check)})
+                            "message": "巡检 `%s` 再次在时限内完成。\n\nThe inspection `%s` finished within its time "
+                                       "budget again." % (result.check, result.check)})
             else:
-                what = (u"未开始：剩余时间不足 / not started: too little time left" if result.skipped else
-                        u"超时未完成，结果已放弃 / ran out of time, its results were abandoned")
-                out.append({"title": u"%s：巡检超时 / ran out of time" % title, "status": "warning",
+                what = ("未开始：剩余时间不足 / not started: too little time left" if result.skipped else
+                        "超时未完成，结果已放弃 / ran out of time, its results were abandoned")
+                out.append({"title": "%s：巡检超时 / ran out of time" % title, "status": "warning",
                             "dimension_tags": {"check": result.check, "problem": "time_budget"},
-                            "message": u"巡检 `%s`：%s\n\n%s\n\n**建议 / What to do:** 在启动脚本的 `@DFF.API(..., "
-                                       u"timeout=...)` 中调大超时，或在 configs 中缩小巡检范围。/ Raise `timeout` in the "
-                                       u"startup script's `@DFF.API(...)`, or narrow the configs.\n" % (
+                            "message": "巡检 `%s`：%s\n\n%s\n\n**建议 / What to do:** 在启动脚本的 `@DFF.API(..., "
+                                       "timeout=...)` 中调大超时，或在 configs 中缩小巡检范围。/ Raise `timeout` in the "
+                                       "startup script's `@DFF.API(...)`, or narrow the configs.\n" % (
                                            result.check, what, report.table(
-                                               [u"项目 Item", u"内容 Value"],
-                                               [(u"函数超时 Function timeout", "%s s" % (ctx.timeout or "-")),
-                                                (u"本巡检预算 Budget", "%.1f s" % max(0.0, result.budget_s or 0)),
-                                                (u"已用 Used", "%.1f s" % result.seconds)], limit=0))})
+                                               ["项目 Item", "内容 Value"],
+                                               [("函数超时 Function timeout", "%s s" % (ctx.timeout or "-")),
+                                                ("本巡检预算 Budget", "%.1f s" % max(0.0, result.budget_s or 0)),
+                                                ("已用 Used", "%.1f s" % result.seconds)], limit=0))})
         return out
 
     def _state_event(self, ctx, result):
@@ -290,15 +290,15 @@ class Runner(object):
         if self.reporter is not None:
             self.reporter.problems = []
         title = ctx.title or result.check
-        return [{"title": u"%s：告警状态不可读，未恢复的告警可能重复一次 / alert state was unreadable; open alerts may "
-                          u"repeat once" % title,
+        return [{"title": "%s：告警状态不可读，未恢复的告警可能重复一次 / alert state was unreadable; open alerts may "
+                          "repeat once" % title,
                  "status": "warning", "dimension_tags": {"check": result.check, "problem": "state"},
-                 "message": u"巡检 `%s` 读取上次运行保存的状态时发现问题，已丢弃不可用的部分：\n\n%s\n\n"
-                            u"未恢复的告警可能作为新告警再报告一次；其间已经恢复的告警不会再收到 ok 事件，请在观测云中检查"
-                            u"本巡检的未恢复事件。\n\n"
-                            u"The state kept between runs had unusable parts, which were dropped. Alerts that were "
-                            u"open may be reported once more as new; one that cleared meanwhile gets no ok event: "
-                            u"check this inspection's unrecovered events in Guance.\n" % (
+                 "message": "巡检 `%s` 读取上次运行保存的状态时发现问题，已丢弃不可用的部分：\n\n%s\n\n"
+                            "未恢复的告警可能作为新告警再报告一次；其间已经恢复的告警不会再收到 ok 事件，请在观测云中检查"
+                            "本巡检的未恢复事件。\n\n"
+                            "The state kept between runs had unusable parts, which were dropped. Alerts that were "
+                            "open may be reported once more as new; one that cleared meanwhile gets no ok event: "
+                            "check this inspection's unrecovered events in Guance.\n" % (
                                 result.check, "\n".join("- " + report.md(p) for p in problems))}]
 
 
@@ -317,7 +317,7 @@ def _short_traceback(limit=6):
 
 
 def _print_event(event):
-    print(redact.redact(u"---- [%s] %s %s\n%s" % (
+    print(redact.redact("---- [%s] %s %s\n%s" % (
         event["status"], event["title"],
         " ".join("%s=%s" % kv for kv in sorted(event["dimension_tags"].items())),
         event["message"])))

@@ -34,7 +34,7 @@ STATE_DIR_ENV = "GUANCE_MONITOR_STATE_DIR"
 MISSING = object()
 
 
-class Store(object):
+class Store:
     """get / read / set / delete / add / incr JSON values by key, with an optional expiry in seconds."""
 
     def read(self, key):
@@ -219,7 +219,7 @@ class FileStore(Store):
             return value
 
 
-class _FileLock(object):
+class _FileLock:
     def __init__(self, path, thread_lock):
         self.path = path
         self.thread_lock = thread_lock
@@ -315,7 +315,7 @@ def _expiry(expires):
     return _epoch() + expires if expires else None
 
 
-class RunLock(object):
+class RunLock:
     """One run of an inspection at a time.
 
     ``acquire(wait_s)`` tries to take the lock, polling for up to ``wait_s`` seconds

@@ -1,4 +1,4 @@
-"""Analyse: the detection rules, as small pure functions over plain data.
+"""Figures and verdicts: the detection rules, as small pure functions over the run's facts.
 
 Per (cluster, namespace), over the last 30 minutes:
 
@@ -17,38 +17,46 @@ Per (cluster, namespace), over the last 30 minutes:
   before the window. Restarts with exit code 0 and restarts caused by a node
   reboot stay in the population but are not abnormal.
 
-``evaluate`` fires when the ratio reaches ``max(min_ratio, baseline x
-rise_factor)`` and the abnormal pods are ``min_restarted_pods`` or more (or
-restarted ``min_restarts`` times or more); ``severity`` grows with the ratio.
-The baseline is the median ratio of the namespace's recent clean windows.
+``assess(observation, scope_of, history)`` builds one ``Namespace`` per inspected
+(cluster, namespace) in one pass — pods categorised, causes attached
+(``causes``), ``Figures`` counted, the baseline read from ``history`` (never
+written here) — and ``judge`` gives its ``Verdict``: **fire** when the ratio
+reaches ``max(min_ratio, baseline x rise_factor)`` and the abnormal pods are
+``min_restarted_pods`` or more (or restarted ``min_restarts`` times or more);
+``severity`` grows with the ratio. The baseline is the median ratio of the
+namespace's recent clean windows (``alert_state.baseline``; ``decide`` adds
+this window's once the decision is made).
 """
-import json
+from dataclasses import dataclass
+from dataclasses import field
+from typing import List
+from typing import Optional
 
-WINDOW_MS = 30 * 60 * 1000
+from guance_monitor_k8s_pod_restart import alert_state
+from guance_monitor_k8s_pod_restart import causes
+from guance_monitor_k8s_pod_restart import facts
+
+WINDOW_MS = facts.WINDOW_MS
 MAX_RESTARTS = 1000000           # a restart counter above this is not a counter
 ALIVE_SLACK_MS = 3 * 60 * 1000   # last point this close to the cluster's latest point: the pod is still there
-STALE_MS = 10 * 60 * 1000        # the cluster's latest point older than this before the window's end: data stopped
 NEW_POD_SHARE = 0.8              # a live pod with fewer samples than this share of the fullest pod appeared
-NODE_GONE_MS = 12 * 60 * 1000    # a node object not reported for this long is gone
 REBOOT_MAX_RESTARTS = 2          # a node reboot restarts a pod's containers once (twice at most)
-HISTORY_RUNS = 8                 # clean windows kept for the baseline
-HISTORY_MAX_AGE_MS = 24 * 3600 * 1000
 
 SEVERITY_BANDS = ((0.5, "critical"), (0.25, "error"), (0.0, "warning"))
 
 # exclusion -> (stays in the population, zh, en)
 EXCLUSIONS = {
-    "job": (False, u"Job/CronJob 的 Pod（运行完成即退出，不计入）", "Job/CronJob pod (runs to completion; not counted)"),
-    "configured": (False, u"按配置排除的工作负载", "workload excluded by configs"),
-    "rollout": (False, u"发布：被新版本替换", "rollout: replaced by a new revision"),
-    "replaced": (False, u"被替换（无驱逐/节点丢失迹象：发布、扩缩容或手动删除）",
+    "job": (False, "Job/CronJob 的 Pod（运行完成即退出，不计入）", "Job/CronJob pod (runs to completion; not counted)"),
+    "configured": (False, "按配置排除的工作负载", "workload excluded by configs"),
+    "rollout": (False, "发布：被新版本替换", "rollout: replaced by a new revision"),
+    "replaced": (False, "被替换（无驱逐/节点丢失迹象：发布、扩缩容或手动删除）",
                  "replaced without a disruption (rollout, scaling or a manual delete)"),
-    "deleted": (False, u"已删除（缩容或手动删除）", "deleted (scale-down or a manual delete)"),
-    "replacement": (False, u"替换被中断 Pod 的新 Pod（与原 Pod 只计一次）",
+    "deleted": (False, "已删除（缩容或手动删除）", "deleted (scale-down or a manual delete)"),
+    "replacement": (False, "替换被中断 Pod 的新 Pod（与原 Pod 只计一次）",
                     "replacement of a disrupted pod (counted once, with the pod it replaced)"),
-    "failed_before": (False, u"窗口开始前已失败", "had failed before the window"),
-    "exit0": (True, u"容器以退出码 0 结束后被重启（正常退出）", "restarted after exiting with code 0"),
-    "node_reboot": (True, u"节点重启导致的重启（归因于节点）", "restarted by a node reboot (attributed to the node)"),
+    "failed_before": (False, "窗口开始前已失败", "had failed before the window"),
+    "exit0": (True, "容器以退出码 0 结束后被重启（正常退出）", "restarted after exiting with code 0"),
+    "node_reboot": (True, "节点重启导致的重启（归因于节点）", "restarted by a node reboot (attributed to the node)"),
 }
 ABNORMAL = ("restarted", "disrupted")
 
@@ -68,8 +76,6 @@ FAILED_STATUS_CAUSES = {
     "BidFailed": "node_spot", "NodeLost": "node_spot", "Shutdown": "node_spot", "Terminated": "node_spot",
 }
 NODE_REBOOT_EVENTS = ("Rebooted", "NodeNotReady", "NodeReady", "NodeShutdown")
-LOST_NODE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready",
-                    "node.kubernetes.io/out-of-service")
 
 
 # -- counters ---------------------------------------------------------------------------------
@@ -126,9 +132,13 @@ def _show_number(value):
 
 # -- presence ---------------------------------------------------------------------------------
 
-def mark_presence(pods):
-    """Set ``alive`` (still reported at the end of the data) and ``new`` (appeared in the window)."""
-    latest = {}
+def mark_presence(pods, reported=None):
+    """Set ``alive`` (still reported at the end of the data) and ``new`` (appeared in the window).
+
+    ``reported``: cluster -> the latest minute its pods reported (all of its pods, not only
+    these); returns cluster -> the latest time known.
+    """
+    latest = {c: ms for c, ms in (reported or {}).items() if ms is not None}
     fullest = {}
     for pod in pods:
         cluster = pod["cluster"]
@@ -144,39 +154,18 @@ def mark_presence(pods):
     return latest
 
 
-def data_state(latest_ms, end_ms):
-    """``ok``, ``stale`` (the data stopped well before the window's end) or ``none``."""
-    if latest_ms is None:
-        return "none"
-    return "stale" if latest_ms < end_ms - STALE_MS else "ok"
-
-
 # -- nodes ------------------------------------------------------------------------------------
 
-def _taint_keys(taints):
-    if not taints:
-        return []
-    if isinstance(taints, str):
-        try:
-            taints = json.loads(taints)
-        except ValueError:
-            return []
-    if isinstance(taints, dict):
-        taints = [taints]
-    return [t.get("key") for t in taints if isinstance(t, dict) and t.get("key")] if isinstance(taints, list) else []
-
-
-class NodeInfo(object):
+@dataclass
+class NodeInfo:
     """What is known about one node in the window: objects and node events."""
-
-    def __init__(self, name):
-        self.name = name
-        self.reported = False
-        self.gone = False
-        self.not_ready = False
-        self.lost_taint = None
-        self.age = None
-        self.events = []          # node events of the window, oldest first
+    name: str
+    reported: bool = False
+    gone: bool = False
+    not_ready: bool = False
+    lost_taint: Optional[str] = None
+    age: Optional[float] = None
+    events: List[dict] = field(default_factory=list)      # node events of the window, oldest first
 
     @property
     def lost(self):
@@ -185,11 +174,11 @@ class NodeInfo(object):
 
     def lost_text(self):
         if self.gone:
-            return u"节点 %s 已不再上报 / node %s stopped reporting" % (self.name, self.name)
+            return "节点 %s 已不再上报 / node %s stopped reporting" % (self.name, self.name)
         if self.not_ready:
-            return u"节点 %s NotReady / node %s is NotReady" % (self.name, self.name)
+            return "节点 %s NotReady / node %s is NotReady" % (self.name, self.name)
         if self.lost_taint:
-            return u"节点 %s 带有污点 %s / node %s has taint %s" % (self.name, self.lost_taint, self.name, self.lost_taint)
+            return "节点 %s 带有污点 %s / node %s has taint %s" % (self.name, self.lost_taint, self.name, self.lost_taint)
         return ""
 
     def reboot_evidence(self, start_ms):
@@ -213,12 +202,9 @@ def node_infos(nodes, events, start_ms, end_ms):
             continue
         info = infos.setdefault((node["cluster"], node["name"]), NodeInfo(node["name"]))
         info.reported = True
-        if node.get("last_ms") is not None and node["last_ms"] < end_ms - NODE_GONE_MS:
-            info.gone = True
-        if (node.get("ready") or "").lower() in ("false", "unknown"):
-            info.not_ready = True
-        lost = [k for k in _taint_keys(node.get("taints")) if k in LOST_NODE_TAINTS]
-        info.lost_taint = lost[0] if lost else None
+        gone, not_ready, info.lost_taint = facts.node_state(node, end_ms)
+        info.gone = info.gone or gone
+        info.not_ready = info.not_ready or not_ready
         info.age = node.get("age")
     by_name = {}
     for event in sorted(events, key=lambda e: e.get("time_ms") or 0):
@@ -264,9 +250,9 @@ def disruption(pod, events, failed, node):
                 cause = DISRUPTION_EVENTS[soft[-1]["reason"]][0]
             if cause is None and node is not None and node.lost:
                 cause = "node_spot"
-            evidence = u"Pod %s（phase %s）" % (failed.get("status") or "Failed", failed.get("phase") or "Failed")
+            evidence = "Pod %s（phase %s）" % (failed.get("status") or "Failed", failed.get("phase") or "Failed")
             if soft:
-                evidence += u"; " + _event_evidence(soft[-1])
+                evidence += "; " + _event_evidence(soft[-1])
             return cause or "unknown", evidence
     if gone_or_failed and soft:
         return DISRUPTION_EVENTS[soft[-1]["reason"]][0], _event_evidence(soft[-1])
@@ -373,12 +359,24 @@ def suspected_reboots(pods, min_pods=3, min_workloads=2, share=0.8):
         once = [p for p in live if 0 < (p.get("delta") or 0) <= REBOOT_MAX_RESTARTS]
         workloads = set(workload_of(p) for p in once)
         if len(once) >= min_pods and len(workloads) >= min_workloads and len(once) >= share * len(live):
-            out[key] = u"%d/%d 个 Pod 同时重启 1-2 次 / %d of %d pods restarted once or twice" % (
+            out[key] = "%d/%d 个 Pod 同时重启 1-2 次 / %d of %d pods restarted once or twice" % (
                 len(once), len(live), len(once), len(live))
     return out
 
 
-# -- figures and decisions --------------------------------------------------------------------
+# -- figures ----------------------------------------------------------------------------------
+
+@dataclass
+class Figures:
+    pods: int = 0
+    population: int = 0
+    abnormal: int = 0
+    restarted: int = 0
+    disrupted: int = 0
+    excluded: int = 0
+    restarts: int = 0
+    ratio: Optional[float] = None
+
 
 def in_population(pod):
     if pod.get("category") != "excluded":
@@ -392,16 +390,22 @@ def figures(pods):
     abnormal = [p for p in population if p.get("category") in ABNORMAL]
     restarts = sum(p.get("delta") or 0 for p in abnormal if p["category"] == "restarted")
     restarts += sum(1 for p in abnormal if p["category"] == "disrupted")
-    return {
-        "pods": len(pods),
-        "population": len(population),
-        "abnormal": len(abnormal),
-        "restarted": sum(1 for p in abnormal if p["category"] == "restarted"),
-        "disrupted": sum(1 for p in abnormal if p["category"] == "disrupted"),
-        "excluded": sum(1 for p in pods if p.get("category") == "excluded"),
-        "restarts": restarts,
-        "ratio": (float(len(abnormal)) / len(population)) if population else None,
-    }
+    return Figures(
+        pods=len(pods), population=len(population), abnormal=len(abnormal),
+        restarted=sum(1 for p in abnormal if p["category"] == "restarted"),
+        disrupted=sum(1 for p in abnormal if p["category"] == "disrupted"),
+        excluded=sum(1 for p in pods if p.get("category") == "excluded"),
+        restarts=restarts, ratio=(float(len(abnormal)) / len(population)) if population else None)
+
+
+# -- verdicts ---------------------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    verdict: str                     # fire | clean | between | nodata | unknown
+    status: Optional[str] = None     # the severity when firing
+    threshold: Optional[float] = None
+    significant: bool = False
 
 
 def severity(ratio):
@@ -412,7 +416,7 @@ def severity(ratio):
 
 
 def evaluate(figs, thresholds, baseline):
-    """``{"verdict": fire|clean|between|nodata, "status", "threshold", "significant"}``.
+    """The ``Verdict`` of a namespace's figures against its thresholds and baseline.
 
     - **fire**: enough abnormal pods (``min_restarted_pods``) or restarts
       (``min_restarts``), and the ratio at least ``max(min_ratio, baseline x
@@ -421,72 +425,51 @@ def evaluate(figs, thresholds, baseline):
       ``max(baseline, min_ratio / 2)``: counts towards recovery.
     - **between**: neither (hysteresis: an open alert stays open).
     """
-    ratio = figs.get("ratio")
+    ratio = figs.ratio
     if ratio is None:
-        return {"verdict": "nodata", "status": None, "threshold": None, "significant": False}
+        return Verdict("nodata")
     threshold = max(thresholds["min_ratio"], baseline * thresholds["rise_factor"])
-    significant = figs["abnormal"] >= thresholds["min_restarted_pods"] or figs["restarts"] >= thresholds["min_restarts"]
-    if significant and figs["abnormal"] > 0 and ratio >= threshold and ratio > baseline:
-        return {"verdict": "fire", "status": severity(ratio), "threshold": threshold, "significant": True}
+    significant = figs.abnormal >= thresholds["min_restarted_pods"] or figs.restarts >= thresholds["min_restarts"]
+    if significant and figs.abnormal > 0 and ratio >= threshold and ratio > baseline:
+        return Verdict("fire", severity(ratio), threshold, True)
     if not significant or ratio <= max(baseline, thresholds["min_ratio"] / 2.0):
-        return {"verdict": "clean", "status": None, "threshold": threshold, "significant": significant}
-    return {"verdict": "between", "status": None, "threshold": threshold, "significant": significant}
+        return Verdict("clean", None, threshold, significant)
+    return Verdict("between", None, threshold, significant)
 
 
-# -- baseline ---------------------------------------------------------------------------------
-
-def baseline(history, end_ms):
-    """(median ratio of the recent clean windows, number of windows); (0.0, 0) without history."""
-    ratios = sorted(r for at, r in _recent(history, end_ms))
-    if not ratios:
-        return 0.0, 0
-    middle = len(ratios) // 2
-    value = ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2.0
-    return value, len(ratios)
-
-
-def remember(history, end_ms, ratio):
-    """The history with this clean window's ratio added (a re-run of the same window replaces it)."""
-    kept = [(at, r) for at, r in _recent(history, end_ms) if at != end_ms]
-    kept.append((end_ms, round(float(ratio), 6)))
-    kept.sort()
-    return [list(item) for item in kept[-HISTORY_RUNS:]]
-
-
-def _recent(history, end_ms):
-    out = []
-    for item in history or []:
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            continue
-        at, ratio = item
-        if isinstance(at, (int, float)) and isinstance(ratio, (int, float)) and \
-                end_ms - HISTORY_MAX_AGE_MS <= at <= end_ms and 0 <= ratio <= 1:
-            out.append((at, ratio))
-    return out
+def judge(ns):
+    """The namespace's ``Verdict``: ``nodata`` without fresh data; ``unknown`` when its pods' counters are not
+    whole, or its view is clean but its disruption or cause sources are not (never "no restarts" from less)."""
+    if ns.data == "incomplete":
+        return Verdict("unknown")
+    if ns.data != "ok":
+        return Verdict("nodata")
+    verdict = evaluate(ns.figures, ns.scope.thresholds, ns.baseline)
+    if verdict.verdict == "clean" and ns.partial:
+        return Verdict("unknown", None, verdict.threshold, verdict.significant)
+    return verdict
 
 
 # -- one namespace ----------------------------------------------------------------------------
 
-class Namespace(object):
-    """The assessment of one (cluster, namespace) in one window."""
-
-    def __init__(self, cluster, namespace, scope):
-        self.cluster = cluster
-        self.namespace = namespace
-        self.scope = scope
-        self.pods = []
-        self.latest_ms = None
-        self.data = "ok"
-        self.notes = []            # data notes shown in the report
-        self.figures = None
-        self.baseline = 0.0
-        self.baseline_windows = 0
-        self.verdict = None        # evaluate()'s answer
-        self.detailed = False
+@dataclass
+class Namespace:
+    """The assessment of one (cluster, namespace) in one window: its pods, figures and baseline."""
+    cluster: str
+    namespace: str
+    scope: object
+    pods: List[dict] = field(default_factory=list)
+    latest_ms: Optional[int] = None
+    data: str = "ok"                 # ok | stale (its cluster stopped reporting) | incomplete (counters not whole)
+    partial: bool = False            # disruption or cause sources were not whole
+    notes: List[str] = field(default_factory=list)
+    figures: Figures = field(default_factory=Figures)
+    baseline: float = 0.0
+    baseline_windows: int = 0
 
     @property
     def key(self):
-        return alert_key(self.cluster, self.namespace)
+        return alert_state.alert_key(self.cluster, self.namespace)
 
     def abnormal(self):
         return [p for p in self.pods if p.get("category") in ABNORMAL]
@@ -494,31 +477,23 @@ class Namespace(object):
     def excluded(self):
         return [p for p in self.pods if p.get("category") == "excluded"]
 
-    def refresh(self):
-        self.figures = figures(self.pods)
-        return self.figures
+
+DISRUPTION_SOURCES = ("events", "nodes", "pod objects")
 
 
-def alert_key(cluster, namespace):
-    """The stable key of a (cluster, namespace) in the alert state and the baseline history."""
-    return json.dumps([cluster, namespace], ensure_ascii=False)
+def assess(obs, scope_of, history):
+    """{alert key: Namespace} for every inspected (cluster, namespace) whose pods were fetched, and the bad series.
 
-
-def dimension_tags(cluster, namespace):
-    return {"cluster_name_k8s": cluster, "namespace": namespace}
-
-
-def assess(pods, events, failed, nodes, scope_of, start_ms, end_ms):
-    """Phase one, from the scope-wide data: {alert key: Namespace}, [problems with the data].
-
-    ``scope_of(cluster, namespace)`` returns the config scope of a namespace, or
-    None when it is not inspected (not configured, or dropped by a filter).
+    ``scope_of(cluster, namespace)`` returns the config scope of a namespace, or None
+    when it is not inspected (not configured, or dropped by a filter). ``history``
+    (alert key -> clean windows) is read, never written.
     """
-    usable, rejected = validate(pods)
-    problems = []
+    start_ms, end_ms = obs.window.start_ms, obs.window.end_ms
+    usable, rejected = validate(obs.pods)
+    problems = [(pod.get("cluster") or "", pod.get("namespace") or "", problem) for pod, problem in rejected]
+    problems += [(cluster, "", "kube_pod points without the namespace tag")
+                 for cluster, namespace in sorted(obs.changes) if not namespace]
     namespaces = {}
-    for pod, problem in rejected:
-        problems.append((pod.get("cluster") or "", pod.get("namespace") or "", problem))
     kept = []
     for pod in usable:
         key = (pod["cluster"], pod["namespace"])
@@ -528,22 +503,42 @@ def assess(pods, events, failed, nodes, scope_of, start_ms, end_ms):
         if namespaces[key] is not None:
             namespaces[key].pods.append(pod)
             kept.append(pod)
-    namespaces = dict((k, v) for k, v in namespaces.items() if v is not None)
-    latest = mark_presence(kept)
+    namespaces = {k: v for k, v in namespaces.items() if v is not None}
+    latest = mark_presence(kept, {c: obs.cluster_latest_ms(c) for c, _ in namespaces})
+    categorise(kept, namespaces, obs)
+    partial = not obs.complete(*DISRUPTION_SOURCES)
+    counters_whole = obs.complete("pod counters")
+    for ns in namespaces.values():
+        for pod in ns.pods:
+            if pod.get("category") is None:
+                pod["category"] = "healthy"
+        stamps = [p["last_ms"] for p in ns.pods if p.get("last_ms") is not None]
+        ns.latest_ms = max(stamps) if stamps else None
+        ns.data = facts.data_state(latest.get(ns.cluster), end_ms) if counters_whole else "incomplete"
+        ns.partial = partial
+        ns.figures = figures(ns.pods)
+        ns.baseline, ns.baseline_windows = alert_state.baseline((history or {}).get(ns.key), end_ms)
+    for cluster, namespace, problem in problems:
+        ns = namespaces.get((cluster, namespace))
+        if ns is not None:
+            ns.notes.append(problem)
+    return {ns.key: ns for ns in namespaces.values()}, problems
 
-    infos, loose = node_infos(nodes, events, start_ms, end_ms)
-    pod_events = {}
-    for event in events:
+
+def categorise(pods, namespaces, obs):
+    """Category, exclusion, cause, evidence and detail of every pod: one pass over every fact."""
+    start_ms, end_ms = obs.window.start_ms, obs.window.end_ms
+    infos, loose = node_infos(obs.nodes, obs.events, start_ms, end_ms)
+    disruption_events = {}
+    for event in obs.events:
         if event.get("kind") == "Pod" and event.get("reason") in DISRUPTION_EVENTS:
-            pod_events.setdefault(event.get("uid") or (event.get("namespace"), event.get("name")), []).append(event)
-    failed_by_uid = dict((f["uid"], f) for f in failed if f.get("uid"))
-    scaled_up = rollout_hashes(events)
-
-    for pod in kept:
-        pod["category"] = None
-        pod["exclusion"] = None
-        pod["cause"] = None
-        pod["evidence"] = []
+            disruption_events.setdefault(event.get("uid") or (event.get("namespace"), event.get("name")),
+                                         []).append(event)
+    failed_by_uid = {f["uid"]: f for f in obs.failed if f.get("uid")}
+    scaled_up = rollout_hashes(obs.events)
+    for pod in pods:
+        pod.update(category=None, exclusion=None, cause=None, evidence=[], detail=None,
+                   object_status=(obs.objects.get(pod["uid"]) or {}).get("status"))
         kind, name = workload_of(pod)
         scope = namespaces[(pod["cluster"], pod["namespace"])].scope
         if pod.get("owner_kind") in ("job", "cronjob"):
@@ -551,10 +546,10 @@ def assess(pods, events, failed, nodes, scope_of, start_ms, end_ms):
             continue
         pattern = scope.excluded_by(kind, name)
         if pattern:
-            exclude(pod, "configured", u"exclude_workloads: %s" % pattern)
+            exclude(pod, "configured", "exclude_workloads: %s" % pattern)
             continue
         node = node_of(infos, loose, pod["cluster"], pod["node"]) if pod.get("node") else None
-        evs = pod_events.get(pod["uid"], []) + pod_events.get((pod["namespace"], pod["pod"]), [])
+        evs = disruption_events.get(pod["uid"], []) + disruption_events.get((pod["namespace"], pod["pod"]), [])
         found = disruption(pod, evs, failed_by_uid.get(pod["uid"]), node)
         if found:
             pod["category"], pod["cause"] = "disrupted", found[0]
@@ -564,73 +559,59 @@ def assess(pods, events, failed, nodes, scope_of, start_ms, end_ms):
             pod["category"] = "restarted"
             continue
         if pod["uid"] in failed_by_uid:
-            exclude(pod, "failed_before", u"Pod %s" % (failed_by_uid[pod["uid"]].get("status") or "Failed"))
-
+            exclude(pod, "failed_before", "Pod %s" % (failed_by_uid[pod["uid"]].get("status") or "Failed"))
     for ns in namespaces.values():
-        workloads = {}
-        for pod in ns.pods:
-            if pod.get("exclusion") not in ("job", "configured"):
-                workloads.setdefault(workload_of(pod), []).append(pod)
-        for (kind, name), members in workloads.items():
-            if kind == "pod":
-                for pod in members:
-                    if not pod.get("alive") and pod.get("category") is None:
-                        exclude(pod, "deleted")
-                continue
-            classify_vanished(members, scaled_up.get((ns.namespace, name)) if kind == "deployment" else None)
+        classify_workloads(ns, scaled_up)
+    attribute_reboots(pods, infos, loose, start_ms)
+    for pod in pods:
+        if pod.get("category") in ABNORMAL:
+            attach_cause(pod, obs.objects.get(pod["uid"]), obs.events_of(pod["uid"]), start_ms, end_ms)
 
+
+def classify_workloads(ns, scaled_up):
+    workloads = {}
+    for pod in ns.pods:
+        if pod.get("exclusion") not in ("job", "configured"):
+            workloads.setdefault(workload_of(pod), []).append(pod)
+    for (kind, name), members in workloads.items():
+        if kind == "pod":
+            for pod in members:
+                if not pod.get("alive") and pod.get("category") is None:
+                    exclude(pod, "deleted")
+            continue
+        classify_vanished(members, scaled_up.get((ns.namespace, name)) if kind == "deployment" else None)
+
+
+def attribute_reboots(pods, infos, loose, start_ms):
+    """Restarts of at most ``REBOOT_MAX_RESTARTS`` on a node that rebooted are the node's, not the application's."""
     reboots = {}
-    for key, info in infos.items():
+    for key, info in list(infos.items()) + list(loose.items()):
         evidence = info.reboot_evidence(start_ms)
         if evidence:
             reboots[key] = evidence
-    for (cluster, name), info in loose.items():
-        evidence = info.reboot_evidence(start_ms)
-        if evidence:
-            reboots[(cluster, name)] = evidence
-    suspects = suspected_reboots(kept)
-    for pod in kept:
+    suspects = suspected_reboots(pods)
+    for pod in pods:
         if pod.get("category") != "restarted" or not pod.get("node") or pod["delta"] > REBOOT_MAX_RESTARTS:
             continue
         evidence = reboots.get((pod["cluster"], pod["node"])) or reboots.get((None, pod["node"])) or \
             suspects.get((pod["cluster"], pod["node"]))
         if evidence:
-            exclude(pod, "node_reboot", u"节点 %s：%s / node %s: %s" % (pod["node"], evidence, pod["node"], evidence))
+            exclude(pod, "node_reboot", "节点 %s：%s / node %s: %s" % (pod["node"], evidence, pod["node"], evidence))
             pod["cause"] = "node_reboot"
 
-    for ns in namespaces.values():
-        for pod in ns.pods:
-            if pod.get("category") is None:
-                pod["category"] = "healthy"
-        stamps = [p["last_ms"] for p in ns.pods if p.get("last_ms") is not None]
-        ns.latest_ms = max(stamps) if stamps else None
-        ns.data = data_state(latest.get(ns.cluster), end_ms)
-        ns.refresh()
-    for cluster, namespace, problem in problems:
-        ns = namespaces.get((cluster, namespace))
-        if ns is not None:
-            ns.notes.append(problem)
-    return dict((ns.key, ns) for ns in namespaces.values()), problems
 
-
-def apply_details(ns, details):
-    """Phase two: the causes found in the pod YAML and events; exit-0 restarts stop counting.
-
-    ``details``: uid -> ``causes.explain_pod`` answer (for restarted pods) or
-    ``{"cause", "reason", ...}`` (for disrupted pods).
-    """
-    for pod in ns.pods:
-        found = details.get(pod["uid"])
-        if not found:
-            continue
+def attach_cause(pod, obj, events, start_ms, end_ms):
+    """The cause of an abnormal pod from its YAML and events; a restart that exited 0 stops counting."""
+    if pod["category"] == "restarted":
+        found = causes.explain_pod(pod, obj, events, start_ms, end_ms)
         pod["detail"] = found
-        if pod.get("category") == "restarted":
-            if found.get("exit0"):
-                exclude(pod, "exit0")
-                pod["cause"] = "expected"
-            else:
-                pod["cause"] = found.get("cause")
-        elif pod.get("category") == "disrupted" and found.get("cause") and pod.get("cause") in (None, "unknown"):
-            pod["cause"] = found["cause"]
-    ns.detailed = True
-    return ns.refresh()
+        if found.get("exit0"):
+            exclude(pod, "exit0")
+            pod["cause"] = "expected"
+        else:
+            pod["cause"] = found.get("cause")
+        return
+    found = causes.disruption_detail(obj, events)
+    pod["detail"] = found
+    if found.get("cause") and pod.get("cause") in (None, "unknown"):
+        pod["cause"] = found["cause"]

@@ -15,6 +15,11 @@ The fallback chain for each container that restarted in the window:
 ``restarts`` in ``kube_pod`` is the maximum over the containers, so a cause is
 attached to the container the data names; a pod-level event that names no
 container is attributed to the pod's only regular container, or to none.
+
+``explain_pod`` gives a restarted pod's containers and cause (``container_cause`` each);
+``disruption_detail`` what a disrupted pod's object and events say (``Evicted``,
+``BidFailed``…); ``oom_suspected`` tells ``collect`` which pods' container memory to fetch.
+The quantities and probe figures the advice quotes are here too.
 """
 import json
 import math
@@ -24,18 +29,18 @@ from guance_monitor import clock
 
 # cause -> (zh, en); the order is the tie-break order (first = most specific)
 CAUSES = (
-    ("oom", u"内存溢出 OOMKilled", "OOMKilled"),
-    ("probe", u"探针失败 Probe failure", "liveness/readiness probe failure"),
-    ("image_config", u"镜像或配置错误 Image/config error", "image or configuration error"),
-    ("eviction", u"驱逐或节点压力 Eviction", "eviction or node pressure"),
-    ("node_spot", u"节点丢失或抢占式实例回收 Node lost / spot reclaimed", "node lost or spot instance reclaimed"),
-    ("app_error", u"应用错误退出 Application error", "application error (exit code)"),
-    ("expected", u"预期内 Expected", "expected (exit 0, Job completion, rollout)"),
-    ("unknown", u"原因未知 Unknown", "unknown"),
+    ("oom", "内存溢出 OOMKilled", "OOMKilled"),
+    ("probe", "探针失败 Probe failure", "liveness/readiness probe failure"),
+    ("image_config", "镜像或配置错误 Image/config error", "image or configuration error"),
+    ("eviction", "驱逐或节点压力 Eviction", "eviction or node pressure"),
+    ("node_spot", "节点丢失或抢占式实例回收 Node lost / spot reclaimed", "node lost or spot instance reclaimed"),
+    ("app_error", "应用错误退出 Application error", "application error (exit code)"),
+    ("expected", "预期内 Expected", "expected (exit 0, Job completion, rollout)"),
+    ("unknown", "原因未知 Unknown", "unknown"),
 )
-CAUSE_ORDER = dict((key, index) for index, (key, _, _) in enumerate(CAUSES))
-CAUSE_LABEL = dict((key, zh) for key, zh, _ in CAUSES)
-CAUSE_EN = dict((key, en) for key, _, en in CAUSES)
+CAUSE_ORDER = {key: index for index, (key, _, _) in enumerate(CAUSES)}
+CAUSE_LABEL = {key: zh for key, zh, _ in CAUSES}
+CAUSE_EN = {key: en for key, _, en in CAUSES}
 
 CONFIG_TERMINATED = ("ContainerCannotRun", "StartError", "CreateContainerError", "CreateContainerConfigError",
                      "RunContainerError", "InvalidImageName")
@@ -54,15 +59,15 @@ IMAGE_CONFIG_MARKERS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", 
 EVENT_DISRUPTIONS = {"Evicted": "eviction", "Preempted": "eviction", "TaintManagerEviction": "node_spot",
                      "BidFailed": "node_spot", "SpotToBeReleased": "node_spot", "NodeNotReady": "node_spot"}
 EXIT_CODES = {
-    1: u"应用错误 / application error",
-    2: u"误用 shell 内建命令 / misuse of a shell builtin",
-    126: u"命令不可执行 / command cannot execute",
-    127: u"命令不存在 / command not found",
-    128: u"退出参数无效 / invalid exit argument",
-    134: u"SIGABRT（程序中止 / abort）",
-    137: u"SIGKILL（被杀死：OOM 或超时强杀 / killed: OOM or forced stop）",
-    139: u"SIGSEGV（段错误 / segmentation fault）",
-    143: u"SIGTERM（被终止 / terminated）",
+    1: "应用错误 / application error",
+    2: "误用 shell 内建命令 / misuse of a shell builtin",
+    126: "命令不可执行 / command cannot execute",
+    127: "命令不存在 / command not found",
+    128: "退出参数无效 / invalid exit argument",
+    134: "SIGABRT（程序中止 / abort）",
+    137: "SIGKILL（被杀死：OOM 或超时强杀 / killed: OOM or forced stop）",
+    139: "SIGSEGV（段错误 / segmentation fault）",
+    143: "SIGTERM（被终止 / terminated）",
 }
 _CONTAINER_IN_MESSAGE = re.compile(r"(?:[Cc]ontainer|container) ([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)")
 _QUANTITY = re.compile(r"^\s*([0-9.]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
@@ -135,7 +140,7 @@ def containers(pod):
 
 
 def _by_name(items):
-    return dict((i["name"], i) for i in items or [] if isinstance(i, dict) and i.get("name"))
+    return {i["name"]: i for i in items or [] if isinstance(i, dict) and i.get("name")}
 
 
 def _container(spec, status, kind):
@@ -147,8 +152,8 @@ def _container(spec, status, kind):
         "requests": {"cpu": _text(requests.get("cpu")), "memory": _text(requests.get("memory"))},
         "limits": {"cpu": _text(limits.get("cpu")), "memory": _text(limits.get("memory"))},
         "memory_limit": parse_quantity(limits.get("memory")),
-        "probes": dict((key, spec.get(key + "Probe")) for key in ("liveness", "readiness", "startup")
-                       if isinstance(spec.get(key + "Probe"), dict)),
+        "probes": {key: spec.get(key + "Probe") for key in ("liveness", "readiness", "startup")
+                   if isinstance(spec.get(key + "Probe"), dict)},
         "has_status": status is not None,
         "restart_count": None, "container_id": "", "state": "", "waiting_reason": "", "last": None,
     }
@@ -235,18 +240,18 @@ def container_cause(container, events, waiting_reason=None):
         if reason in CONFIG_TERMINATED:
             return "image_config", text, "yaml"
         if code in (137, 143, None) and "probe" in causes:
-            return "probe", text + u" · liveness/startup probe", "yaml+events"
+            return "probe", text + " · liveness/startup probe", "yaml+events"
         if code == 137 and "oom" in causes:
             return "oom", text + " · OOM event", "yaml+events"
         meaning = EXIT_CODES.get(code)
-        return "app_error", text + (u" · %s" % meaning if meaning else ""), "yaml"
+        return "app_error", text + (" · %s" % meaning if meaning else ""), "yaml"
     if mine:
         best = sorted(mine, key=lambda item: (CAUSE_ORDER[item[0]], -(item[1].get("time_ms") or 0)))[0]
         return best[0], "%s: %s" % (best[1].get("reason"), short(best[1].get("message"))), "events"
     waiting = container.get("waiting_reason") or waiting_reason or ""
     if waiting in WAITING_CAUSES:
         return WAITING_CAUSES[waiting], waiting, "waiting"
-    return "unknown", u"无终止状态、事件或等待原因 / no terminated state, event or waiting reason", "none"
+    return "unknown", "无终止状态、事件或等待原因 / no terminated state, event or waiting reason", "none"
 
 
 def dominant(causes):
@@ -327,6 +332,33 @@ def explain_pod(pod, obj, events, start_ms, end_ms):
             "exit0": all(c == "expected" for c in causes), "yaml": yaml_state, "spec": spec}
 
 
+def disruption_detail(obj, events):
+    """What a disrupted pod's object and events say: ``{"cause", "reason", "containers", "yaml"}``.
+
+    The pod-level status reason (``Evicted``, ``BidFailed``…) names the cause when the YAML
+    has it; otherwise the latest eviction or node/spot event about the pod does.
+    """
+    spec, _ = pod_from_message((obj or {}).get("message"))
+    reason, message = pod_level_status(spec)
+    cause = WAITING_CAUSES.get(reason)
+    if cause is None:
+        for event in events:
+            found = classify_event(event)
+            if found and found[0] in ("eviction", "node_spot"):
+                cause = found[0]
+                break
+    text = ("%s: %s" % (reason, message)).strip(": ") if reason else ""
+    return {"cause": cause, "reason": text or None, "containers": containers(spec) if spec else [],
+            "yaml": "status" if has_status(spec) else ("spec" if spec else "none")}
+
+
+def oom_suspected(obj, events):
+    """True when a pod's object or events speak of an OOM kill (its containers' memory is then worth a look)."""
+    if (obj or {}).get("status") == "OOMKilled" or "OOMKilled" in str((obj or {}).get("message") or ""):
+        return True
+    return any((classify_event(e) or (None,))[0] == "oom" for e in events)
+
+
 # -- quantities and advice figures --------------------------------------------------------------
 
 def parse_quantity(value):
@@ -397,7 +429,7 @@ def probe_summary(probe):
 def exit_code_meaning(code):
     if code is None:
         return ""
-    return EXIT_CODES.get(code) or (u"信号 %d / signal %d" % (code - 128, code - 128) if 128 < code < 160 else "")
+    return EXIT_CODES.get(code) or ("信号 %d / signal %d" % (code - 128, code - 128) if 128 < code < 160 else "")
 
 
 # -- small helpers ------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def run(configs=None):
             cluster_name：集群名称（对应 DataKit 的 cluster_name_k8s 标签），可选，不配置表示所有集群
             namespace：命名空间，字符串或列表，可选，不配置表示该集群的所有命名空间
             可选阈值：min_restarted_pods（默认 2）、min_restarts（默认 3）、min_ratio（默认 0.1）、
-              rise_factor（默认 1.5）、recover_after_runs（默认 2）、exclude_workloads（如 ["batch-*"]）
+              rise_factor（默认 1.5）、recover_after_runs（默认 2）、exclude_workloads（如 ["batch-*"]）、
+              no_data_runs（默认 3：连续多少次运行没有 Pod 后发出"无数据"警告，0 关闭）
         示例：namespace 可以配置多个也可以配置单个
           configs = [
               {"cluster_name": "xxx", "namespace": ["xxx1", "xxx2"]},
@@ -49,7 +50,8 @@ def run(configs=None):
             cluster_name: the cluster (DataKit's cluster_name_k8s tag), optional: every cluster when absent
             namespace: a namespace or a list of them, optional: every namespace of the cluster when absent
             optional thresholds: min_restarted_pods (2), min_restarts (3), min_ratio (0.1), rise_factor (1.5),
-              recover_after_runs (2), exclude_workloads (e.g. ["batch-*"])
+              recover_after_runs (2), exclude_workloads (e.g. ["batch-*"]),
+              no_data_runs (3: runs in a row without pods before a "no data" warning; 0 turns it off)
         Example: one namespace or several
           configs = [
               {"cluster_name": "xxx", "namespace": ["xxx1", "xxx2"]},

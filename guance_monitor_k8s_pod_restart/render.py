@@ -1,18 +1,29 @@
-"""Render: the event of a namespace (title, markdown report) from its assessment. No I/O.
+"""Render: the run's events from its ``Plan``, its namespaces and its facts. No I/O.
 
-``firing_event`` builds the report of a firing (new, escalated, de-escalated,
-reminder) namespace; ``recovered_event`` the ``ok`` that closes it. Names
-from the data are escaped by the templates' ``code``/``md`` filters and
-``table``; long tables are cut with a count.
+``events(plan, namespaces, obs)`` builds, in order: the report of each firing
+(new, escalated, de-escalated, reminder) namespace (``firing_event``) or the
+``ok`` that closes it (``recovered_event``); the incomplete-data warning naming
+what the queries could not fetch, or its ``ok`` (``data_event``); the no-data
+warnings of sources gone silent, or their ``ok`` (``silence_events``).
+``log_lines`` says in the task log what was skipped or had no data. Names from
+the data are escaped by the templates' ``code``/``md`` filters and ``table``;
+long tables are cut with a count.
 """
+from guance_monitor import checker
 from guance_monitor import clock
 from guance_monitor import report
+from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import analyse
 from guance_monitor_k8s_pod_restart import causes
+from guance_monitor_k8s_pod_restart import scopes
 from guance_monitor_k8s_pod_restart import templates
 
 NAME_LIMIT = 60          # cluster / namespace length in a title
 EVENTS_PER_POD = 2       # latest Warning events shown per pod
+
+
+def dimension_tags(cluster, namespace):
+    return {"cluster_name_k8s": cluster, "namespace": namespace}
 
 
 def title_name(value):
@@ -22,7 +33,7 @@ def title_name(value):
 
 def cause_label(cause):
     if cause == "node_reboot":
-        return u"节点重启 Node reboot"
+        return "节点重启 Node reboot"
     return causes.CAUSE_LABEL.get(cause or "unknown", causes.CAUSE_LABEL["unknown"])
 
 
@@ -33,14 +44,37 @@ def workload_text(pod):
 
 def baseline_text(windows):
     if not windows:
-        return u"尚无历史窗口，按 0 计 / no history yet, taken as 0"
-    return u"最近 %d 个正常窗口的中位数 / median of the last %d clean windows" % (windows, windows)
+        return "尚无历史窗口，按 0 计 / no history yet, taken as 0"
+    return "最近 %d 个正常窗口的中位数 / median of the last %d clean windows" % (windows, windows)
+
+
+# -- the run's events ---------------------------------------------------------------------------
+
+def events(plan, namespaces, obs):
+    """Every event of the run, from its plan."""
+    start_ms, end_ms = obs.window.start_ms, obs.window.end_ms
+    out = []
+    for decision in plan.alerts:
+        ns = namespaces.get(decision.key)
+        if decision.status == "ok":
+            cluster, namespace = alert_state.split_key(decision.key) or ("", decision.key)
+            out.append(recovered_event(cluster, namespace, decision, plan.recover_after.get(decision.key), ns,
+                                       start_ms, end_ms))
+        elif ns is not None:
+            uids = set(p["uid"] for p in ns.pods)
+            memory = {k: v for k, v in obs.memory.items() if k[0] in uids}
+            out.append(firing_event(ns, decision, plan.verdicts[decision.key], start_ms, end_ms, memory,
+                                    [e for e in obs.events if e.get("uid") in uids]))
+    if plan.data is not None:
+        out.append(data_event(plan, end_ms))
+    out.extend(silence_events(plan.silence, end_ms))
+    return out
 
 
 # -- firing -----------------------------------------------------------------------------------
 
-def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
-    """The event dict for a firing namespace (``decision``: the tracker's Decision)."""
+def firing_event(ns, decision, verdict, start_ms, end_ms, memory=None, events=None):
+    """The event dict for a firing namespace (``decision``: the tracker's Decision; ``verdict``: its Verdict)."""
     memory = memory or {}
     events = events or []
     abnormal = sorted(ns.abnormal(), key=lambda p: (-(p.get("delta") or 0), p.get("pod") or ""))
@@ -51,10 +85,10 @@ def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
     view = {
         "cluster": ns.cluster or "-", "namespace": ns.namespace,
         "change": templates.CHANGES.get(decision.reason, decision.reason),
-        "previous_text": u"（之前 previously %s）" % previous if previous else "",
-        "start_ms": start_ms, "end_ms": end_ms, "ratio": figs["ratio"],
+        "previous_text": "（之前 previously %s）" % previous if previous else "",
+        "start_ms": start_ms, "end_ms": end_ms, "ratio": figs.ratio,
         "baseline": ns.baseline, "baseline_text": baseline_text(ns.baseline_windows),
-        "threshold": ns.verdict.get("threshold") or 0.0, "figures": figs, "status": decision.status,
+        "threshold": verdict.threshold or 0.0, "figures": figs, "status": decision.status,
         "main_cause": cause_label(main), "since_ms": since_ms,
         "since_seconds": (end_ms - since_ms) / 1000.0 if since_ms else None,
         "cause_rows": cause_rows(abnormal),
@@ -70,10 +104,10 @@ def firing_event(ns, decision, start_ms, end_ms, memory=None, events=None):
     }
     title = templates.FIRING_TITLE.format(cluster=report.md(title_name(ns.cluster)),
                                           namespace=report.md(title_name(ns.namespace)),
-                                          ratio=report.pct(figs["ratio"]), baseline=report.pct(ns.baseline),
+                                          ratio=report.pct(figs.ratio), baseline=report.pct(ns.baseline),
                                           cause=cause_label(main))
     return {"title": title, "status": decision.status, "message": report.render(templates.FIRING, **view),
-            "dimension_tags": analyse.dimension_tags(ns.cluster, ns.namespace)}
+            "dimension_tags": dimension_tags(ns.cluster, ns.namespace)}
 
 
 def cause_rows(abnormal):
@@ -86,14 +120,14 @@ def cause_rows(abnormal):
 
 def pod_row(pod):
     if pod["category"] == "disrupted":
-        restarts = u"被中断 disrupted"
+        restarts = "被中断 disrupted"
     else:
         restarts = pod.get("delta") or 0
     detail = pod.get("detail") or {}
     reason = cause_label(pod.get("cause"))
     text = detail.get("reason") or "; ".join(pod.get("evidence") or [])
     if text:
-        reason = u"%s · %s" % (reason, text)
+        reason = "%s · %s" % (reason, text)
     return [workload_text(pod), pod.get("pod") or pod["uid"], pod.get("node") or "-", restarts,
             pod.get("object_status") or "-", reason]
 
@@ -109,8 +143,8 @@ def container_rows(abnormal, memory):
             limit = item.get("memory_limit") or usage.get("mem_limit")
             rows.append([
                 pod.get("pod") or pod["uid"], item["name"], item.get("type") or "regular",
-                u"是 yes" if item.get("restarted") else "",
-                last.get("reason") or ("-" if item.get("has_status") else u"未知 unknown"),
+                "是 yes" if item.get("restarted") else "",
+                last.get("reason") or ("-" if item.get("has_status") else "未知 unknown"),
                 "-" if last.get("exit_code") is None else last["exit_code"],
                 report.display_time(last["finished_ms"]) if last.get("finished_ms") else "-",
                 resources_text(item),
@@ -128,26 +162,26 @@ def resources_text(item):
 
 def memory_text(peak, limit):
     if peak is None:
-        return u"- / %s（容器未运行，无用量 / not running）" % causes.format_bytes(limit) if limit else "-"
+        return "- / %s（容器未运行，无用量 / not running）" % causes.format_bytes(limit) if limit else "-"
     if not limit:
-        return u"%s / 无 limit" % causes.format_bytes(peak)
+        return "%s / 无 limit" % causes.format_bytes(peak)
     return "%s / %s (%s)" % (causes.format_bytes(peak), causes.format_bytes(limit), report.pct(peak / float(limit)))
 
 
 def yaml_note(abnormal):
     states = set((p.get("detail") or {}).get("yaml") for p in abnormal if p["category"] == "restarted")
     if "spec" in states:
-        return (u"Pod YAML 中没有 status（DataKit v1.84.0 之后的版本不再上报），上次终止原因与退出码取自事件与等待原因。 / "
-                u"The pod YAML carries no status (DataKit after v1.84.0 no longer sends it): last terminated reasons "
-                u"and exit codes come from the events and the waiting reason.")
+        return ("Pod YAML 中没有 status（DataKit v1.84.0 之后的版本不再上报），上次终止原因与退出码取自事件与等待原因。 / "
+                "The pod YAML carries no status (DataKit after v1.84.0 no longer sends it): last terminated reasons "
+                "and exit codes come from the events and the waiting reason.")
     if states - {"status", "spec", None}:
-        return (u"部分 Pod 没有可用的 YAML，原因取自事件与等待原因。 / Some pods have no usable YAML: their causes "
-                u"come from the events and the waiting reason.")
+        return ("部分 Pod 没有可用的 YAML，原因取自事件与等待原因。 / Some pods have no usable YAML: their causes "
+                "come from the events and the waiting reason.")
     return None
 
 
 def event_rows(abnormal, events):
-    uids = dict((p["uid"], p) for p in abnormal)
+    uids = {p["uid"]: p for p in abnormal}
     per_pod = {}
     for event in events:
         if event.get("type") != "Warning" or event.get("uid") not in uids:
@@ -165,9 +199,9 @@ def excluded_rows(ns):
     rows = []
     for pod in sorted(ns.excluded(), key=lambda p: (p.get("exclusion"), p.get("pod") or "")):
         _, zh, en = analyse.EXCLUSIONS[pod["exclusion"]]
-        why = u"%s / %s" % (zh, en)
+        why = "%s / %s" % (zh, en)
         if pod.get("evidence"):
-            why += u" · " + "; ".join(pod["evidence"])
+            why += " · " + "; ".join(pod["evidence"])
         rows.append([pod.get("pod") or pod["uid"], workload_text(pod), why])
     return rows
 
@@ -202,7 +236,7 @@ def advice(ns, abnormal, memory, events):
             continue
         builder = ADVICE.get(cause)
         lines = builder(pods, memory, events) if builder else []
-        sections.append({"title": u"%s（%d 个 Pod / pods）" % (cause_label(cause), len(pods)), "lines": lines})
+        sections.append({"title": "%s（%d 个 Pod / pods）" % (cause_label(cause), len(pods)), "lines": lines})
     return sections
 
 
@@ -224,30 +258,30 @@ def _oom(pods, memory, events):
         peak = max([(memory.get((p["uid"], name)) or {}).get("mem_peak") or 0 for p, _ in members]) or None
         suggested = causes.suggest_memory_limit(limit, peak)
         if limit and peak:
-            lines.append(u"%s 容器 %s：将内存 limit 从 %s 提高到至少 %s（窗口内观测峰值 %s，为 limit 的 %s；被 OOMKill "
-                         u"说明实际需要超过 limit） / raise the memory limit of %s from %s to at least %s (observed "
-                         u"peak %s = %s of the limit)" % (
+            lines.append("%s 容器 %s：将内存 limit 从 %s 提高到至少 %s（窗口内观测峰值 %s，为 limit 的 %s；被 OOMKill "
+                         "说明实际需要超过 limit） / raise the memory limit of %s from %s to at least %s (observed "
+                         "peak %s = %s of the limit)" % (
                              report.code(workload), report.code(name), causes.format_bytes(limit),
                              causes.format_bytes(suggested), causes.format_bytes(peak),
                              report.pct(peak / float(limit)), report.code(name), causes.format_bytes(limit),
                              causes.format_bytes(suggested), causes.format_bytes(peak),
                              report.pct(peak / float(limit))))
         elif limit:
-            lines.append(u"%s 容器 %s：将内存 limit 从 %s 提高到至少 %s（窗口内没有运行中容器的用量数据） / raise the "
-                         u"memory limit of %s from %s to at least %s (no usage of running containers in the window)"
+            lines.append("%s 容器 %s：将内存 limit 从 %s 提高到至少 %s（窗口内没有运行中容器的用量数据） / raise the "
+                         "memory limit of %s from %s to at least %s (no usage of running containers in the window)"
                          % (report.code(workload), report.code(name), causes.format_bytes(limit),
                             causes.format_bytes(suggested), report.code(name), causes.format_bytes(limit),
                             causes.format_bytes(suggested)))
         else:
-            lines.append(u"%s 容器 %s：没有内存 limit，被节点内核 OOM 杀死；按观测峰值 %s 设置 requests/limits / "
-                         u"%s has no memory limit and was killed by the node's OOM killer: set requests and limits "
-                         u"from the observed peak %s" % (report.code(workload), report.code(name),
+            lines.append("%s 容器 %s：没有内存 limit，被节点内核 OOM 杀死；按观测峰值 %s 设置 requests/limits / "
+                         "%s has no memory limit and was killed by the node's OOM killer: set requests and limits "
+                         "from the observed peak %s" % (report.code(workload), report.code(name),
                                                          causes.format_bytes(peak), report.code(name),
                                                          causes.format_bytes(peak)))
     if not lines:
-        lines.append(u"提高内存 limit，或排查内存泄漏 / raise the memory limit, or look for a memory leak")
-    lines.append(u"JVM 等运行时请让堆上限跟随容器 limit（如 -XX:MaxRAMPercentage） / make runtimes size their heap "
-                 u"from the container limit (e.g. -XX:MaxRAMPercentage)")
+        lines.append("提高内存 limit，或排查内存泄漏 / raise the memory limit, or look for a memory leak")
+    lines.append("JVM 等运行时请让堆上限跟随容器 limit（如 -XX:MaxRAMPercentage） / make runtimes size their heap "
+                 "from the container limit (e.g. -XX:MaxRAMPercentage)")
     return lines
 
 
@@ -261,15 +295,15 @@ def _probe(pods, memory, events):
         kind = "liveness" if "liveness" in probes else ("startup" if "startup" in probes else None)
         summary, seconds = causes.probe_summary(probes.get(kind)) if kind else (None, None)
         if summary:
-            lines.append(u"%s 容器 %s 的 %s 探针：%s，连续失败约 %d 秒即被重启 / the %s probe of %s restarts it "
-                         u"after about %d s of failures" % (report.code(workload), report.code(name), kind,
+            lines.append("%s 容器 %s 的 %s 探针：%s，连续失败约 %d 秒即被重启 / the %s probe of %s restarts it "
+                         "after about %d s of failures" % (report.code(workload), report.code(name), kind,
                                                            report.code(summary), seconds, kind,
                                                            report.code(name), seconds))
     if samples:
-        lines.append(u"最近一次失败 / latest failure：%s" % report.code(causes.short(samples[0].get("message"), 120)))
-    lines.append(u"若应用只是慢：提高 timeoutSeconds / failureThreshold，启动慢时加 startupProbe；liveness 只检查进程"
-                 u"自身，不检查下游依赖 / if the app is only slow, raise timeoutSeconds or failureThreshold, add a "
-                 u"startupProbe for slow starts, and keep liveness checks free of downstream dependencies")
+        lines.append("最近一次失败 / latest failure：%s" % report.code(causes.short(samples[0].get("message"), 120)))
+    lines.append("若应用只是慢：提高 timeoutSeconds / failureThreshold，启动慢时加 startupProbe；liveness 只检查进程"
+                 "自身，不检查下游依赖 / if the app is only slow, raise timeoutSeconds or failureThreshold, add a "
+                 "startupProbe for slow starts, and keep liveness checks free of downstream dependencies")
     return lines
 
 
@@ -279,12 +313,12 @@ def _app_error(pods, memory, events):
         codes = sorted(set((c.get("last") or {}).get("exit_code") for _, c in members) - {None})
         described = ", ".join("%s（%s）" % (code, causes.exit_code_meaning(code) or "-") for code in codes)
         pod = members[0][0]
-        lines.append(u"%s 容器 %s：%d 个 Pod 异常退出%s；查看上一次的日志 %s / read the previous container's logs" % (
+        lines.append("%s 容器 %s：%d 个 Pod 异常退出%s；查看上一次的日志 %s / read the previous container's logs" % (
             report.code(workload), report.code(name), len(members),
-            u"，退出码 exit code %s" % described if described else "",
+            "，退出码 exit code %s" % described if described else "",
             report.code("kubectl logs -n %s %s -c %s --previous" % (pod.get("namespace"), pod.get("pod"), name))))
     if not lines:
-        lines.append(u"查看崩溃前的日志：kubectl logs --previous / read the logs before the crash: kubectl logs --previous")
+        lines.append("查看崩溃前的日志：kubectl logs --previous / read the logs before the crash: kubectl logs --previous")
     return lines
 
 
@@ -292,23 +326,23 @@ def _image_config(pods, memory, events):
     reasons = sorted(set(((p.get("detail") or {}).get("reason") or p.get("object_status") or "") for p in pods) - {""})
     lines = []
     if reasons:
-        lines.append(u"观测到 / seen：%s" % ", ".join(report.code(r) for r in reasons[:5]))
-    lines.append(u"核对镜像名与 tag、imagePullSecrets，以及引用的 ConfigMap/Secret 及其 key 是否存在 / check the image "
-                 u"name and tag, imagePullSecrets, and that referenced ConfigMaps/Secrets and keys exist")
+        lines.append("观测到 / seen：%s" % ", ".join(report.code(r) for r in reasons[:5]))
+    lines.append("核对镜像名与 tag、imagePullSecrets，以及引用的 ConfigMap/Secret 及其 key 是否存在 / check the image "
+                 "name and tag, imagePullSecrets, and that referenced ConfigMaps/Secrets and keys exist")
     return lines
 
 
 def _eviction(pods, memory, events):
     nodes = sorted(set(p.get("node") for p in pods if p.get("node")))
     evidence = [e for p in pods for e in p.get("evidence") or []]
-    lines = [u"%d 个 Pod 被驱逐或抢占，涉及节点 %s / %d pods evicted or preempted on %s" % (
+    lines = ["%d 个 Pod 被驱逐或抢占，涉及节点 %s / %d pods evicted or preempted on %s" % (
         len(pods), ", ".join(report.code(n) for n in nodes[:5]) or "-", len(pods),
         ", ".join(report.code(n) for n in nodes[:5]) or "-")]
     if evidence:
-        lines.append(u"示例 / example：%s" % report.code(causes.short(evidence[0], 160)))
-    lines.append(u"让 requests 接近实际用量，避免节点超卖；为关键服务配置 PodDisruptionBudget 与更高的 PriorityClass / "
-                 u"set requests close to the real usage so nodes are not overcommitted; give key services a "
-                 u"PodDisruptionBudget and a higher PriorityClass")
+        lines.append("示例 / example：%s" % report.code(causes.short(evidence[0], 160)))
+    lines.append("让 requests 接近实际用量，避免节点超卖；为关键服务配置 PodDisruptionBudget 与更高的 PriorityClass / "
+                 "set requests close to the real usage so nodes are not overcommitted; give key services a "
+                 "PodDisruptionBudget and a higher PriorityClass")
     return lines
 
 
@@ -316,27 +350,27 @@ def _node_spot(pods, memory, events):
     nodes = sorted(set(p.get("node") for p in pods if p.get("node")))
     spot = [p for p in pods if any(("SpotToBeReleased" in text or "BidFailed" in text) for text in
                                    (p.get("evidence") or []) + [(p.get("detail") or {}).get("reason") or ""])]
-    lines = [u"%d 个 Pod 随节点丢失或抢占式实例回收而中断（%d 个为抢占式实例回收），涉及节点 %s / %d pods lost with "
-             u"their node or a reclaimed spot instance (%d spot), nodes %s" % (
+    lines = ["%d 个 Pod 随节点丢失或抢占式实例回收而中断（%d 个为抢占式实例回收），涉及节点 %s / %d pods lost with "
+             "their node or a reclaimed spot instance (%d spot), nodes %s" % (
                  len(pods), len(spot), ", ".join(report.code(n) for n in nodes[:5]) or "-", len(pods), len(spot),
                  ", ".join(report.code(n) for n in nodes[:5]) or "-")]
-    lines.append(u"为工作负载配置 PodDisruptionBudget，并用 topologySpreadConstraints 把副本分散到多个可用区和节点 / "
-                 u"give the workloads PodDisruptionBudgets and spread replicas over zones and nodes with "
-                 u"topologySpreadConstraints")
-    lines.append(u"抢占式节点池使用多种实例规格（ECI：k8s.aliyun.com/eci-use-specs 填写多个规格），关键服务保留按量付费"
-                 u"副本或开启抢占失败回退 / use several instance types in spot node pools (ECI: several specs in "
-                 u"k8s.aliyun.com/eci-use-specs) and keep pay-as-you-go replicas or a fallback for key services")
+    lines.append("为工作负载配置 PodDisruptionBudget，并用 topologySpreadConstraints 把副本分散到多个可用区和节点 / "
+                 "give the workloads PodDisruptionBudgets and spread replicas over zones and nodes with "
+                 "topologySpreadConstraints")
+    lines.append("抢占式节点池使用多种实例规格（ECI：k8s.aliyun.com/eci-use-specs 填写多个规格），关键服务保留按量付费"
+                 "副本或开启抢占失败回退 / use several instance types in spot node pools (ECI: several specs in "
+                 "k8s.aliyun.com/eci-use-specs) and keep pay-as-you-go replicas or a fallback for key services")
     return lines
 
 
 def _unknown(pods, memory, events):
-    return [u"没有找到终止状态、事件或等待原因：检查 DataKit 容器采集器是否上报 kubelet_pod 与 kubernetes_events / no "
-            u"terminated state, event or waiting reason was found: check that DataKit's container input sends "
-            u"kubelet_pod and kubernetes_events"]
+    return ["没有找到终止状态、事件或等待原因：检查 DataKit 容器采集器是否上报 kubelet_pod 与 kubernetes_events / no "
+            "terminated state, event or waiting reason was found: check that DataKit's container input sends "
+            "kubelet_pod and kubernetes_events"]
 
 
 def _expected(pods, memory, events):
-    return [u"预期内的重启，无需处理 / expected restarts, nothing to do"]
+    return ["预期内的重启，无需处理 / expected restarts, nothing to do"]
 
 
 ADVICE = {"oom": _oom, "probe": _probe, "app_error": _app_error, "image_config": _image_config,
@@ -347,19 +381,105 @@ ADVICE = {"oom": _oom, "probe": _probe, "app_error": _app_error, "image_config":
 
 def recovered_event(cluster, namespace, decision, runs, ns=None, start_ms=None, end_ms=None):
     """The ``ok`` event closing a namespace's alert."""
-    figs = ns.figures if ns is not None else {"ratio": 0.0, "abnormal": 0, "population": 0}
+    figs = ns.figures if ns is not None else analyse.Figures(ratio=0.0)
     baseline = ns.baseline if ns is not None else 0.0
     since_ms = decision.since_ms
-    view = {"cluster": cluster or "-", "namespace": namespace, "runs": runs, "ratio": figs["ratio"],
+    view = {"cluster": cluster or "-", "namespace": namespace, "runs": runs, "ratio": figs.ratio,
             "figures": figs, "baseline": baseline, "start_ms": start_ms, "end_ms": end_ms, "since_ms": since_ms,
             "since_seconds": (end_ms - since_ms) / 1000.0 if since_ms and end_ms else None,
             "previous": (decision.previous or {}).get("status")}
     title = templates.RECOVERED_TITLE.format(cluster=report.md(title_name(cluster)),
                                              namespace=report.md(title_name(namespace)),
-                                             ratio=report.pct(figs["ratio"]), baseline=report.pct(baseline))
+                                             ratio=report.pct(figs.ratio), baseline=report.pct(baseline))
     return {"title": title, "status": "ok", "message": report.render(templates.RECOVERED, **view),
-            "dimension_tags": analyse.dimension_tags(cluster, namespace)}
+            "dimension_tags": dimension_tags(cluster, namespace)}
+
+
+# -- what the run could not see -----------------------------------------------------------------
+
+DATA_TAGS = {"check": "k8s-pod-restart", "issue": "data"}
+
+
+def data_event(plan, now_ms):
+    """The incomplete-data warning (what is missing, what it means), or its ``ok`` once the data is whole."""
+    if plan.data.status == "ok":
+        return {"title": templates.DATA_OK_TITLE, "status": "ok", "dimension_tags": dict(DATA_TAGS),
+                "message": report.render(templates.DATA_OK, now_ms=now_ms)}
+    unknown = [alert_state.split_key(k) or ("", k) for k in plan.unknown]
+    return {"title": templates.DATA_TITLE % len(plan.gaps), "status": "warning", "dimension_tags": dict(DATA_TAGS),
+            "message": report.render(templates.DATA, gaps=plan.gaps, now_ms=now_ms,
+                                     unknown=["%s/%s" % pair for pair in unknown])}
+
+
+def silence_events(silences, now_ms):
+    """The no-data warning (or ``ok``) of each source gone silent (or back)."""
+    out = []
+    for item in silences:
+        if item.cluster is None and item.namespace is None:
+            what = "所有 Pod 的 kube_pod 指标 / kube_pod points of every pod in scope"
+            tags = {"check": "k8s-pod-restart", "problem": "no_data"}
+        elif item.namespace is None:
+            what = "集群 %s 的 kube_pod 指标 / kube_pod points of cluster %s" % (item.cluster, item.cluster)
+            tags = {"cluster_name_k8s": item.cluster, "problem": "no_data"}
+        else:
+            where = item.cluster or "*"
+            what = "命名空间 %s/%s 的 Pod / pods of namespace %s/%s" % (where, item.namespace, where, item.namespace)
+            tags = {"cluster_name_k8s": where, "namespace": item.namespace, "problem": "no_data"}
+        out.append(checker.silence_event(TITLE, item.decision, item.info, what, templates.SILENCE_HINT, tags,
+                                         now_ms))
+    return out
+
+
+TITLE = "Kubernetes Pod 异常重启巡检"
 
 
 def window_text(start_ms, end_ms):
     return "%s - %s" % (clock.iso(clock.from_ms(start_ms)), clock.iso(clock.from_ms(end_ms)))
+
+
+# -- the task log -------------------------------------------------------------------------------
+
+def stats(obs, namespaces, verdicts, events):
+    """The run's figures for the Runner's summary and the task log."""
+    return {"dql_requests": obs.requests, "pods": len(obs.pods), "namespaces": len(namespaces),
+            "firing": sum(1 for v in verdicts.values() if v.verdict == "fire"), "events": len(events),
+            "window": window_text(obs.window.start_ms, obs.window.end_ms)}
+
+
+def log_lines(plan, namespaces, problems, obs, scope_list, open_state):
+    """What the task log says about the run: bad series, node reboots, what had no data."""
+    window = window_text(obs.window.start_ms, obs.window.end_ms)
+    lines = []
+    if problems:
+        lines.append("%d kube_pod series skipped (bad data): %s%s" % (
+            len(problems), "; ".join("%s/%s: %s" % (c or "-", n or "-", p) for c, n, p in problems[:5]),
+            " ..." if len(problems) > 5 else ""))
+    by_node = {}
+    for ns in namespaces.values():
+        for pod in ns.pods:
+            if pod.get("exclusion") == "node_reboot":
+                by_node.setdefault((ns.cluster, pod["node"]), []).append(pod)
+    for (cluster, node), members in sorted(by_node.items()):
+        lines.append("%d pod restarts attributed to the reboot of node %s/%s, not to the applications: %s" % (
+            len(members), cluster, node, (members[0].get("evidence") or [""])[-1]))
+    if obs.complete("presence") and not obs.cluster_minutes:
+        lines.append("no data: no kube_pod points for %s in %s; nothing fires and nothing recovers (check "
+                     "DataKit's container input)" % ("; ".join(s.describe() for s in scope_list), window))
+    seen = set(obs.namespace_pods)
+    for cluster, namespace in scopes.explicit_namespaces(scope_list):
+        if obs.complete("named namespaces") and not any(
+                n == namespace and (cluster is None or c == cluster) for c, n in seen):
+            lines.append("no data for namespace %s%s in %s" % (namespace, " of cluster %s" % cluster if cluster
+                                                                else "", window))
+    for ns in namespaces.values():
+        if ns.data == "stale":
+            lines.append("no data: %s/%s stopped reporting at %s; its state is kept" % (
+                ns.cluster, ns.namespace, clock.iso(clock.from_ms(ns.latest_ms)) if ns.latest_ms else "?"))
+    for key, entry in sorted(open_state.items()):
+        pair = alert_state.split_key(key)
+        if key not in namespaces and pair is not None:
+            lines.append("no data for %s/%s (%s still open) in %s: nothing fires and nothing recovers" % (
+                pair[0], pair[1], entry.get("status"), window))
+    for gap in plan.gaps:
+        lines.append("incomplete data: %s" % gap)
+    return lines

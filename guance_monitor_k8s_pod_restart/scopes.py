@@ -9,12 +9,16 @@ Studio ``configs`` is a list of entries::
 - ``namespace`` (optional) is a string or a list; without it the entry applies to
   every namespace of its cluster(s). No configs at all means every cluster and namespace.
 - Optional per entry: ``min_restarted_pods``, ``min_restarts``, ``min_ratio``,
-  ``rise_factor``, ``recover_after_runs``, ``exclude_workloads`` (see ``DEFAULTS``).
+  ``rise_factor``, ``recover_after_runs``, ``exclude_workloads`` (see ``DEFAULTS``);
+  ``no_data_runs``: after this many runs in a row without pods, the entry's cluster or
+  named namespaces (and, with every entry's largest value, the whole scope) raise one
+  "no data" warning (default 3; 0 turns it off).
 
 A (cluster, namespace) is inspected with the first entry that matches it.
 """
 import fnmatch
 
+from guance_monitor import checker
 from guance_monitor import configs
 
 # Thresholds when an entry does not set them (docs/k8s-pod-restart.md explains each).
@@ -57,19 +61,23 @@ SCHEMA = configs.Schema([
     configs.Field("rise_factor", configs.number(1, 100), default=DEFAULTS["rise_factor"]),
     configs.Field("recover_after_runs", configs.integer(1, 48), default=DEFAULTS["recover_after_runs"]),
     configs.Field("exclude_workloads", _patterns, default=[]),
+    configs.Field("no_data_runs", configs.integer(0, 1000), default=checker.DEFAULT_SILENT_RUNS,
+                  doc="runs in a row without pods before a no-data warning (0: off)"),
 ])
 
 
-class Scope(object):
+class Scope:
     """One config entry: which (cluster, namespace) it covers, and its thresholds."""
 
-    def __init__(self, cluster=None, namespaces=None, thresholds=None, exclude=None, index=None):
+    def __init__(self, cluster=None, namespaces=None, thresholds=None, exclude=None, index=None,
+                 no_data_runs=checker.DEFAULT_SILENT_RUNS):
         self.cluster = cluster
         self.namespaces = list(namespaces) if namespaces else None
         self.thresholds = dict(DEFAULTS)
         self.thresholds.update(thresholds or {})
         self.exclude = list(exclude or [])
         self.index = index          # position in configs (None: no configs given)
+        self.no_data_runs = no_data_runs
 
     def covers(self, cluster, namespace):
         if self.cluster is not None and cluster != self.cluster:
@@ -98,9 +106,11 @@ def from_entries(entries):
         return [Scope()]
     scopes = []
     for index, entry in enumerate(entries):
-        thresholds = dict((k, entry[k]) for k in DEFAULTS if entry.get(k) is not None)
+        thresholds = {k: entry[k] for k in DEFAULTS if entry.get(k) is not None}
+        runs = entry.get("no_data_runs")
         scopes.append(Scope(entry.get("cluster_name"), entry.get("namespace"), thresholds,
-                            entry.get("exclude_workloads"), index))
+                            entry.get("exclude_workloads"), index,
+                            checker.DEFAULT_SILENT_RUNS if runs is None else runs))
     return scopes
 
 
@@ -110,6 +120,23 @@ def match(scopes, cluster, namespace):
         if scope.covers(cluster, namespace):
             return scope
     return None
+
+
+def matcher(scopes, keep=None):
+    """``scope_of(cluster, namespace)``: the first matching scope, or None when none matches or ``keep`` says no.
+
+    ``keep({"cluster_name", "namespace"})`` is the startup script's filters (answers are remembered).
+    """
+    known = {}
+
+    def scope_of(cluster, namespace):
+        key = (cluster, namespace)
+        if key not in known:
+            scope = match(scopes, cluster, namespace)
+            kept = scope is not None and (keep is None or keep({"cluster_name": cluster, "namespace": namespace}))
+            known[key] = scope if kept else None
+        return known[key]
+    return scope_of
 
 
 def explicit_namespaces(scopes):

@@ -4,17 +4,17 @@ Filters: ``md`` (escape), ``code``, ``time``, ``duration``, ``num``, ``pct``;
 ``table(headers, rows, limit)`` escapes every cell and cuts long tables.
 """
 
-FIRING_TITLE = u"[{cluster}/{namespace}] Pod 异常重启 {ratio}（基线 {baseline}），主要原因：{cause}"
-RECOVERED_TITLE = u"[{cluster}/{namespace}] Pod 重启已恢复 / recovered：{ratio}（基线 {baseline}）"
+FIRING_TITLE = "[{cluster}/{namespace}] Pod 异常重启 {ratio}（基线 {baseline}），主要原因：{cause}"
+RECOVERED_TITLE = "[{cluster}/{namespace}] Pod 重启已恢复 / recovered：{ratio}（基线 {baseline}）"
 
 CHANGES = {
-    "new": u"新发现 / new",
-    "escalated": u"严重程度升高 / escalated",
-    "deescalated": u"严重程度降低 / de-escalated",
-    "reminder": u"仍在持续 / still ongoing",
+    "new": "新发现 / new",
+    "escalated": "严重程度升高 / escalated",
+    "deescalated": "严重程度降低 / de-escalated",
+    "reminder": "仍在持续 / still ongoing",
 }
 
-FIRING = u"""
+FIRING = """
 ## 事件概览 / Overview
 
 集群 Cluster {{ cluster|code }} · 命名空间 Namespace {{ namespace|code }} · **{{ change }}**{{ previous_text }}
@@ -93,7 +93,7 @@ FIRING = u"""
 {% endif %}
 """
 
-RECOVERED = u"""
+RECOVERED = """
 ## 事件概览 / Overview
 
 集群 Cluster {{ cluster|code }} · 命名空间 Namespace {{ namespace|code }} · **已恢复 / recovered**
@@ -111,8 +111,48 @@ RECOVERED = u"""
 
 # Relative paths in the Guance console (the event is shown inside it).
 LINKS = (
-    (u"Kubernetes Pod 对象 / Pod objects", "/objectadmin/kubelet_pod"),
-    (u"容器 / Containers", "/objectadmin/docker_containers"),
-    (u"Kubernetes 事件日志 / events (source kubernetes_events)", "/logIndex/log"),
-    (u"指标查看器 / Metrics explorer (kube_pod)", "/metric/explorer"),
+    ("Kubernetes Pod 对象 / Pod objects", "/objectadmin/kubelet_pod"),
+    ("容器 / Containers", "/objectadmin/docker_containers"),
+    ("Kubernetes 事件日志 / events (source kubernetes_events)", "/logIndex/log"),
+    ("指标查看器 / Metrics explorer (kube_pod)", "/metric/explorer"),
 )
+
+DATA_TITLE = "Kubernetes Pod 异常重启巡检：数据不完整 / Pod restart inspection: incomplete data (%d)"
+DATA_OK_TITLE = "Kubernetes Pod 异常重启巡检：数据已完整 / Pod restart inspection: data complete again"
+
+DATA = """
+## 事件概览 / Overview
+
+**Kubernetes Pod 异常重启巡检的查询结果不完整 / The pod-restart inspection ran with incomplete data** — warning
+
+发现时间 / Detected: {{ now_ms|time }}
+
+下列查询的结果可能缺少数据。缺少的部分按"未知"处理：不会据此判定"没有重启"，也不会据此恢复告警 / The answers below may lack data. What they lack is treated as unknown: never as "no restarts", never as a recovery.
+
+{% for gap in gaps %}
+- {{ gap|md }}
+{% endfor %}
+{% if unknown %}
+
+本次未能判定、状态保持不变的命名空间 / Namespaces left as they were (view not whole):
+
+{% for name in unknown %}
+- {{ name|code }}
+{% endfor %}
+{% endif %}
+
+**建议 / What to check:** 观测云 OpenAPI 是否可用、API Key 的请求额度（每分钟 20 次），以及函数超时是否足够 / whether Guance's OpenAPI is available, the API key's request budget (20 a minute), and whether the function's timeout is long enough.
+"""
+
+DATA_OK = """
+## 事件概览 / Overview
+
+**Kubernetes Pod 异常重启巡检的查询结果已恢复完整 / The pod-restart inspection has complete data again** — ok
+
+恢复时间 / Recovered: {{ now_ms|time }}
+"""
+
+SILENCE_HINT = ("检查该集群 DataKit 的容器采集器是否运行并上报 `kube_pod`（`ENV_CLUSTER_NAME_K8S` 即 "
+                "`cluster_name_k8s`），以及该命名空间是否被 `pod_exclude_metric` 排除 / check that DataKit's container "
+                "input runs in that cluster and sends `kube_pod` (`ENV_CLUSTER_NAME_K8S` is `cluster_name_k8s`), and "
+                "that the namespace is not excluded by `pod_exclude_metric`")

@@ -20,6 +20,7 @@ precedes the line. Every text goes through ``redact``.
 """
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -296,16 +297,42 @@ def cmd_serve(args):
     if not jobs:
         raise UsageError("no DFF.API function with fixed_crontab in %s" % ", ".join(args.scripts))
 
+    log = serve_logger()
+
     def run_one(func_id, cron):
         result = runtime.run(func_id, origin="crontab", cron_expr=cron)
         if result.ok:
-            _say("%s finished in %.1f s: ok" % (func_id, result.seconds))
+            log.info("%s finished in %.1f s: ok", func_id, result.seconds)
             return
         if args.debug:
             _print_traceback(result.error)
-        _say(_failed_line(func_id, result))
+        log.error(_failed_line(func_id, result))
 
-    scheduler.Scheduler(jobs, run_one, report=_say).forever()
+    scheduler.Scheduler(jobs, run_one, report=log.info).forever()
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def serve_logger():
+    """``serve``'s own lines on stderr, each with its time and level (standard ``logging``)."""
+    log = logging.getLogger("guance_monitor_local.serve")
+    if not log.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
 
 
 def cmd_sandbox(args):

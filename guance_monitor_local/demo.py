@@ -143,14 +143,14 @@ def _error_line(error):
 
 def _write_jsonl(path, rows):
     with io.open(path, "w", encoding="utf-8") as handle:
-        handle.write(u"".join(journals.json_line(row) for row in rows))
+        handle.write("".join(journals.json_line(row) for row in rows))
 
 
 def summarise(scenario, checks, events, failures):
     rows = []
     for index, when in enumerate(scenario.runs):
         for check in checks:
-            counts = dict((s, 0) for s in STATUS_ORDER)
+            counts = {s: 0 for s in STATUS_ORDER}
             for event in events:
                 if event.get("run") == index and event.get("check") == check:
                     counts[event["status"]] += 1

@@ -62,7 +62,7 @@ class CustomImportError(ImportError):
 
 # -- script libraries --------------------------------------------------------------------------
 
-class PackageLibrary(object):
+class PackageLibrary:
     """This repository's script sets; sources rewritten into Func's import form on load."""
 
     def __init__(self, root=market.ROOT):
@@ -84,7 +84,7 @@ class PackageLibrary(object):
         return self.paths[script_id]
 
 
-class MarketLibrary(object):
+class MarketLibrary:
     """An exported script market: ``script-sets/<set>/<script>.py``."""
 
     def __init__(self, directory):
@@ -113,7 +113,7 @@ class MarketLibrary(object):
         return self.paths[script_id]
 
 
-class OverlayLibrary(object):
+class OverlayLibrary:
     """Extra scripts (a startup script given by path or text) over a base library."""
 
     def __init__(self, base, extra):
@@ -135,7 +135,7 @@ class OverlayLibrary(object):
 
 # -- DFF helpers -------------------------------------------------------------------------------
 
-class LocalCache(object):
+class LocalCache:
     """``DFF.CACHE``: a Redis-like cache in files; values come back as text, as from Redis."""
 
     def __init__(self, store, default_scope):
@@ -210,7 +210,7 @@ class LocalCache(object):
         if field is None:
             return dict(table)
         if isinstance(field, (list, tuple)):
-            return dict((f, table.get(f)) for f in field)
+            return {f: table.get(f) for f in field}
         return table.get(field)
 
     def hgetall(self, key, scope=None):
@@ -266,7 +266,7 @@ class LocalCache(object):
         raise FuncError("DFF.CACHE.keys is not available in the local runtime")
 
 
-class LocalStoreHelper(object):
+class LocalStoreHelper:
     """``DFF.STORE``: JSON values with scope and expiry."""
 
     def __init__(self, store, default_scope):
@@ -291,7 +291,7 @@ class LocalStoreHelper(object):
         self.store.delete(self._key(key, scope))
 
 
-class LocalDFF(object):
+class LocalDFF:
     """The ``DFF`` object of one script scope.
 
     Its helpers answer under their name and its lower-case alias, as in Func; an unknown
@@ -353,7 +353,7 @@ def unknown_dff_attribute(name, known):
     return "DFF has no attribute %r%s" % (name, hint)
 
 
-class EnvHelper(object):
+class EnvHelper:
     """``DFF.ENV(name)``: the runtime's environment variables (None when unset)."""
 
     def __init__(self, values):
@@ -369,7 +369,7 @@ class EnvHelper(object):
         return list(self.values)
 
 
-class ConfigHelper(object):
+class ConfigHelper:
     def __init__(self, values):
         self.values = dict(values or {})
 
@@ -380,7 +380,7 @@ class ConfigHelper(object):
         return self.values.get(key, default)
 
 
-class ContextHelper(object):
+class ContextHelper:
     def __init__(self):
         self._data = {}
 
@@ -408,7 +408,7 @@ class ContextHelper(object):
 
 # -- one task ----------------------------------------------------------------------------------
 
-class Task(object):
+class Task:
     """One function call, as one Func task: its own module cache, log, context."""
 
     def __init__(self, runtime, func_id, kwargs=None, origin="crontab", cron_expr=None):
@@ -463,8 +463,8 @@ class Task(object):
                 if key.startswith("_DFF_"):
                     scope[key] = value
         scope["DFF"] = LocalDFF(self, scope, script_id)
-        safe_builtins = dict((name, getattr(builtins, name)) for name in dir(builtins)
-                             if name not in ("BaseException",))
+        safe_builtins = {name: getattr(builtins, name) for name in dir(builtins)
+                             if name not in ("BaseException",)}
         # Bound to the very dict the script runs in, so what it sets before an import is seen.
         safe_builtins["__import__"] = functools.partial(self.custom_import, scope)
         safe_builtins["print"] = self.log
@@ -612,7 +612,7 @@ def _valid_cron(expression):
 
 # -- the runtime -------------------------------------------------------------------------------
 
-class TaskResult(object):
+class TaskResult:
     def __init__(self, task, value=None, error=None, seconds=0.0, api_funcs=None):
         self.task = task
         self.value = value
@@ -629,7 +629,7 @@ class TaskResult(object):
         return [line["message"] for line in self.task.log_lines]
 
 
-class FuncRuntime(object):
+class FuncRuntime:
     """Runs functions of scripts from a library, task by task, as Func's worker does."""
 
     def __init__(self, library=None, env=None, state_dir=None, secret=None, echo=print, config=None):

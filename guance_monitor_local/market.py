@@ -33,13 +33,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(guance_monitor_local.__fi
 # to the ``"<...>"`` placeholders of ``example`` scripts.
 SCRIPT_SETS = [
     {"id": "guance_monitor",
-     "title": u"观测云自建巡检（核心包）",
+     "title": "观测云自建巡检（核心包）",
      "translations": {"en": "Guance self-hosted inspection (core)"},
      "description": "Registration, runner, event reporting, DQL, state and report helpers shared by the inspections.",
      # jinja2 and requests: in DataFlux Func's image.
      "requirements": ""},
     {"id": "guance_monitor_spot_alive",
-     "title": u"观测云自建巡检（阿里云抢占式实例存活检测）",
+     "title": "观测云自建巡检（阿里云抢占式实例存活检测）",
      "translations": {"en": "Guance self-hosted inspection (Alibaba Cloud spot instance survival)"},
      "description": "Finds Alibaba Cloud ECS spot instances about to be released or at risk; prices in every zone, "
                     "price history and advice.",
@@ -48,7 +48,7 @@ SCRIPT_SETS = [
                      "alibabacloud-tea-openapi==0.4.6\ndarabonba-core==1.0.9\nalibabacloud-credentials==1.0.12\n"
                      "alibabacloud-tea==0.4.3\n"},
     {"id": "guance_monitor_k8s_pod_restart",
-     "title": u"观测云自建巡检（K8S-Pod重启检测）",
+     "title": "观测云自建巡检（K8S-Pod重启检测）",
      "translations": {"en": "Guance self-hosted inspection (Kubernetes Pod restart)"},
      "description": "Detects a rising share of restarted pods per cluster and namespace, explains why, advises.",
      # PyYAML (pod YAML) is in DataFlux Func's image already.
@@ -56,9 +56,9 @@ SCRIPT_SETS = [
 ]
 # The deploy form's fields (the examples' placeholders), as Func's UI shows them per language.
 PLACEHOLDER_TRANSLATIONS = {
-    "zh-CN": {"Guance API Key ID": u"观测云 API Key ID", "Guance API Key": u"观测云 API Key",
-              "Guance Node": u"观测云节点", "Aliyun AccessKey ID": u"阿里云 AccessKey ID",
-              "Aliyun AccessKey Secret": u"阿里云 AccessKey Secret", "Aliyun Endpoint": u"阿里云 Endpoint"},
+    "zh-CN": {"Guance API Key ID": "观测云 API Key ID", "Guance API Key": "观测云 API Key",
+              "Guance Node": "观测云节点", "Aliyun AccessKey ID": "阿里云 AccessKey ID",
+              "Aliyun AccessKey Secret": "阿里云 AccessKey Secret", "Aliyun Endpoint": "阿里云 Endpoint"},
 }
 EXPORTED_BY = "guance-monitor export-market"
 KEPT_ENTRIES = ("TOKEN",)   # Func's own file in a market it administers
@@ -289,7 +289,7 @@ def _script_title(code, name):
 
 
 def _set_readme(spec):
-    return u"# %s\n\n%s\n\n%s\n\nSee the project README for installation and configuration.\n" % (
+    return "# %s\n\n%s\n\n%s\n\nSee the project README for installation and configuration.\n" % (
         spec["title"], spec["translations"]["en"], spec["description"])
 
 
@@ -310,7 +310,7 @@ def script_set_md5(script_set):
     for field in SCRIPT_SET_MD5_FIELDS:
         data[field] = script_set[field]
     for script in script_set.get("scripts") or []:
-        data["scripts"].append(dict((field, script[field]) for field in SCRIPT_MD5_FIELDS))
+        data["scripts"].append({field: script[field] for field in SCRIPT_MD5_FIELDS})
     data["scripts"].sort(key=lambda script: _utf16(script["id"]))
     return hashlib.md5(sorted_json(data).encode("utf-8")).hexdigest()
 

@@ -84,7 +84,7 @@ class ScenarioError(ValueError):
     """The scenario is malformed; the text starts with the path of the bad part."""
 
 
-class Scenario(object):
+class Scenario:
     def __init__(self):
         self.name = ""
         self.description = ""
@@ -92,8 +92,8 @@ class Scenario(object):
         self.runs = []              # aware datetimes, in order
         self.workspace = dict(DEFAULT_WORKSPACE)
         self.studio = []            # [{check, callKwargs, disabled, ...}]
-        self.points = dict((ns, []) for ns in NAMESPACES.values())  # "M" -> [point]
-        self.frames = dict((ns, []) for ns in NAMESPACES.values())  # "M" -> [(measurement, frame, tag_columns)]
+        self.points = {ns: [] for ns in NAMESPACES.values()}  # "M" -> [point]
+        self.frames = {ns: [] for ns in NAMESPACES.values()}  # "M" -> [(measurement, frame, tag_columns)]
         self.aliyun = {}            # region -> {list name -> [objects]}
         self.sandbox = dict(DEFAULT_SANDBOX)
         self.labels = {}            # expected outcomes, for labelled test scenarios

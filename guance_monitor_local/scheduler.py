@@ -16,7 +16,7 @@ from guance_monitor import clock
 FUNC_ZONE = datetime.timezone(datetime.timedelta(hours=8))
 
 
-class Job(object):
+class Job:
     def __init__(self, func_id, cron, start):
         self.func_id = func_id
         self.cron = cron
@@ -33,7 +33,7 @@ class Job(object):
         return self.thread is not None and self.thread.is_alive()
 
 
-class Scheduler(object):
+class Scheduler:
     """Runs ``run(func_id, cron)`` for each job at its cron times, one thread per run."""
 
     def __init__(self, jobs, run, report=None):

@@ -62,8 +62,8 @@ def _shift_point(point, delta_ms):
 def _shift_tree(value, delta_ms):
     """Alibaba Cloud objects: time keys shifted as times, other text for date-times inside it."""
     if isinstance(value, dict):
-        return dict((key, shift_time(item, delta_ms) if key in TIME_KEYS else _shift_tree(item, delta_ms))
-                    for key, item in value.items())
+        return {key: shift_time(item, delta_ms) if key in TIME_KEYS else _shift_tree(item, delta_ms)
+                    for key, item in value.items()}
     if isinstance(value, list):
         return [_shift_tree(item, delta_ms) for item in value]
     return shift_text(value, delta_ms) if isinstance(value, str) else value
@@ -72,7 +72,7 @@ def _shift_tree(value, delta_ms):
 def _shift_texts(value, delta_ms):
     """Every string at any depth with its date-times shifted; numbers and the rest as they are."""
     if isinstance(value, dict):
-        return dict((key, _shift_texts(item, delta_ms)) for key, item in value.items())
+        return {key: _shift_texts(item, delta_ms) for key, item in value.items()}
     if isinstance(value, list):
         return [_shift_texts(item, delta_ms) for item in value]
     return shift_text(value, delta_ms) if isinstance(value, str) else value

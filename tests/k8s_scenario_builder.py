@@ -38,7 +38,7 @@ def uid_for(*parts):
     return "%s-%s-%s-%s-%s" % (digest[:8], digest[8:12], digest[12:16], digest[16:20], digest[20:32])
 
 
-class Container(object):
+class Container:
     """A container of a pod: its spec and how it restarts.
 
     ``restarts``: [(time ms, restartCount)] steps; ``terminations``: [(time ms,
@@ -82,7 +82,7 @@ class Container(object):
         return None
 
 
-class Pod(object):
+class Pod:
     def __init__(self, namespace, name, cluster="c1", node="node-1", owner=("deployment", None), uid=None,
                  containers=None, start=None, end=None, phase=None, status_reason=None, status_message=None,
                  labels=None, interval=60, yaml_status=True, ready=None, extra_tags=None):
@@ -189,7 +189,7 @@ class Pod(object):
         return phase
 
 
-class Builder(object):
+class Builder:
     def __init__(self, name, description, runs, object_every=5):
         self.name = name
         self.object_every = object_every * MINUTE      # DataKit's object_collect_interval is 5 minutes
@@ -353,10 +353,11 @@ def run_scenario(data, state_dir, runs=None):
     return events, results, calls
 
 
-class SandboxAPI(object):
-    """Stands for ``GuanceOpenAPI``: answers DQL from a scenario's points in-process, recording every query."""
+class SandboxAPI:
+    """Stands for ``GuanceOpenAPI``: answers DQL from a scenario's points in-process, recording every query
+    (``options``: the DQL server's behaviour, e.g. ``Options(endless=True)``)."""
 
-    def __init__(self, data):
+    def __init__(self, data, options=None):
         from guance_monitor import clock
         from guance_monitor_local import scenario as scenarios
         from guance_monitor_local.sandbox import dql as sandbox_dql
@@ -369,9 +370,10 @@ class SandboxAPI(object):
                 self.store.add_points(namespace, points)
         self.now_ms = clock.to_ms(scenario.runs[0])
         self.runs = scenario.runs
+        self.options = options          # the server's behaviour (``sandbox.dql.Options``), or None
         self.queries = []
 
     def post(self, path, body, **kwargs):
         query = body["queries"][0]["query"]
         self.queries.append(query)
-        return {"data": [self.execute(self.store, query, self.now_ms)]}
+        return {"data": [self.execute(self.store, query, self.now_ms, self.options)]}

@@ -232,3 +232,13 @@ def test_sandbox_command_serves_the_scenario_until_stopped(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_serve_lines_carry_their_time_and_level(capsys):
+    import re
+    log = cli.serve_logger()
+    log.info("startup__a.run finished in 0.2 s: ok")
+    log.error("startup__b.run failed after 1.0 s: ValueError: x")
+    lines = capsys.readouterr().err.splitlines()
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO startup__a.run finished in 0.2 s: ok$", lines[-2])
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ERROR startup__b.run failed", lines[-1])

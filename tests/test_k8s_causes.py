@@ -139,7 +139,7 @@ def test_container_cause_chain(item, events, cause, source):
 
 def test_container_cause_texts():
     assert causes.container_cause(container("Error", 139), [])[1] == \
-        u"Error (exit 139) · SIGSEGV（段错误 / segmentation fault）"
+        "Error (exit 139) · SIGSEGV（段错误 / segmentation fault）"
     assert causes.container_cause(container("OOMKilled", 137), [])[1] == "OOMKilled (exit 137)"
 
 
@@ -149,7 +149,7 @@ def test_explain_pod_blames_the_container_that_restarted_in_the_window():
                              status("log-shipper", 2, "OOMKilled", 137)])
     found = causes.explain_pod({}, {"message": message(pod), "status": "Running"}, [], START, END)
     assert found["cause"] == "oom" and found["yaml"] == "status" and not found["exit0"]
-    flags = dict((c["name"], c["restarted"]) for c in found["containers"])
+    flags = {c["name"]: c["restarted"] for c in found["containers"]}
     assert flags == {"app": False, "log-shipper": True}
 
 
@@ -222,5 +222,5 @@ def test_probe_summary():
 
 def test_exit_code_meaning():
     assert causes.exit_code_meaning(143).startswith("SIGTERM")
-    assert causes.exit_code_meaning(130) == u"信号 2 / signal 2"
+    assert causes.exit_code_meaning(130) == "信号 2 / signal 2"
     assert causes.exit_code_meaning(42) == ""

@@ -52,12 +52,12 @@ def test_the_demo_shows_the_crash_loop_and_the_oom(tmp_path):
         assert cli.main(["demo", "--check", "k8s-pod-restart", "--out", str(out)]) == 0
     with open(str(out / "events.jsonl"), encoding="utf-8") as handle:
         events = [json.loads(line) for line in handle if line.strip()]
-    seen = sorted((e["dimension_tags"]["namespace"], e["status"], e["title"].split(u"主要原因：")[1]) for e in events)
-    assert seen == [("pay", "critical", u"内存溢出 OOMKilled"), ("shop", "error", u"应用错误退出 Application error")]
+    seen = sorted((e["dimension_tags"]["namespace"], e["status"], e["title"].split("主要原因：")[1]) for e in events)
+    assert seen == [("pay", "critical", "内存溢出 OOMKilled"), ("shop", "error", "应用错误退出 Application error")]
     assert all(e["dimension_tags"]["cluster_name_k8s"] == "prod-ack" for e in events)
     assert "k8s-pod-restart" in stdout.getvalue()
     pay = [e for e in events if e["dimension_tags"]["namespace"] == "pay"][0]
-    assert u"将内存 limit 从 1Gi 提高到至少 1.5Gi" in pay["message"]
+    assert "将内存 limit 从 1Gi 提高到至少 1.5Gi" in pay["message"]
 
 
 def run_bench(*args):
@@ -71,14 +71,38 @@ def run_bench(*args):
 
 def test_the_benchmark_prints_one_json_object():
     result = run_bench("--pods", "2000", "--clusters", "5", "--namespaces", "4")
-    assert {"pods", "points", "wall_s", "dql_queries", "peak_rss_mb", "events"} <= set(result)
+    assert {"pods", "points", "wall_s", "dql_queries", "peak_rss_mb", "events", "guance_requests", "runs",
+            "busiest_minute", "latency_ms"} <= set(result)
     assert (result["pods"], result["points"], result["events"]) == (2000, 60000, 5)
-    assert result["dql_queries"] == 2 * 3 + 3 + 3          # 2 pages of 1000 (+ the empty one), scope, details
+    first, later = result["runs"]
+    # the first run registers the inspection (list, create, list), looks the workspace up, sends the 5 events in
+    # one batch, and confirms three short pages while the DQL server's page size is unknown
+    assert first["by_path"] == {"/api/v1/self_built_checker/list": 2, "/api/v1/self_built_checker/create": 1,
+                                "/api/v1/workspace/get": 1, "/api/v1/outer_function/execute": 1,
+                                "/api/v1/df/query_data_v1": 9}
+    assert (result["guance_requests"], result["dql_queries"]) == (14, 9)
+    # later: one registration read, six queries (the pod counters' short page still confirmed), no event to send
+    assert later["by_path"] == {"/api/v1/self_built_checker/list": 1, "/api/v1/df/query_data_v1": 7}
+    assert result["busiest_minute"] == 14 and result["latency_ms"] == 0
     assert 0 < result["peak_rss_mb"] < 1024 and result["wall_s"] > 0
 
 
-def test_the_benchmark_query_count_does_not_grow_with_the_namespaces():
-    few = run_bench("--pods", "2000", "--clusters", "2", "--namespaces", "2", "--healthy")
-    many = run_bench("--pods", "2000", "--clusters", "2", "--namespaces", "200", "--healthy")
-    assert few["dql_queries"] == many["dql_queries"] == 2 * 3 + 3
+def test_the_benchmark_request_count_does_not_grow_with_the_namespaces():
+    few = run_bench("--pods", "2000", "--clusters", "2", "--namespaces", "2", "--healthy", "--runs", "1")
+    many = run_bench("--pods", "2000", "--clusters", "2", "--namespaces", "200", "--healthy", "--runs", "1")
+    assert few["dql_queries"] == many["dql_queries"] == 6      # five scope-wide queries, one short page confirmed
+    assert few["guance_requests"] == many["guance_requests"] == 9          # + list, create, list
     assert few["events"] == many["events"] == 0
+
+
+def test_the_benchmark_adds_latency_to_every_guance_request():
+    scenario, _ = bench_k8s_pod_restart.generate(pods=20, clusters=1, namespaces=2, latency_ms=200, runs=3)
+    assert scenario.sandbox["faults"] == [{"service": "guance", "action": "*", "latency_ms": 200}]
+    assert len(scenario.runs) == 3
+    plain, _ = bench_k8s_pod_restart.generate(pods=20, clusters=1, namespaces=2)
+    assert plain.sandbox["faults"] == [] and len(plain.runs) == 1
+
+
+def test_busiest_minute_counts_requests_in_any_sixty_seconds():
+    assert bench_k8s_pod_restart.busiest_minute([]) == 0
+    assert bench_k8s_pod_restart.busiest_minute([0, 10, 59.9, 60, 61, 200]) == 4

@@ -93,7 +93,7 @@ def test_registered_disabled_by_default_and_runs_once_enabled(tmp_path):
             rule = list(sandbox.service("guance").rules.values())[0]
             assert rule["status"] != 0 and sandbox.events == []
             assert any("disabled in Guance Studio: skipped" in line for line in lines)
-            assert rule["jsonScript"]["title"] == u"K8S-Pod 重启检测巡检"
+            assert rule["jsonScript"]["title"] == "K8S-Pod 重启检测巡检"
             rule["status"] = 0                                    # the user enables it in Studio
             assert runtime.run("startup__guance_monitor_k8s_pod_restart.run").ok
         assert [e["dimension_tags"] for e in sandbox.events] == [{"cluster_name_k8s": "c1", "namespace": "shop"}]
@@ -104,7 +104,7 @@ def test_registered_disabled_by_default_and_runs_once_enabled(tmp_path):
 def test_oom_report_gives_the_limit_to_set_and_blames_the_right_container(tmp_path):
     events, _, _ = run_scenario(os.path.join(LIBRARY, "oom.json"), tmp_path)
     text = events[0]["message"]
-    assert u"将内存 limit 从 512Mi 提高到至少 768Mi（窗口内观测峰值 490Mi，为 limit 的 95.7%" in text
+    assert "将内存 limit 从 512Mi 提高到至少 768Mi（窗口内观测峰值 490Mi，为 limit 的 95.7%" in text
     assert "| payment-58f9c7d6b4-x7k2p | app | regular | 是 yes | OOMKilled | 137 |" in text
     assert "| payment-58f9c7d6b4-x7k2p | istio-proxy | sidecar |  | - | - | - |" in text
     assert "| 60Mi / 128Mi (46.9%) |" in text
@@ -113,18 +113,18 @@ def test_oom_report_gives_the_limit_to_set_and_blames_the_right_container(tmp_pa
 def test_probe_report_gives_the_probe_timings(tmp_path):
     events, _, _ = run_scenario(os.path.join(LIBRARY, "liveness-kill.json"), tmp_path)
     text = events[0]["message"]
-    assert u"`HTTP GET /healthz:8080 · initialDelaySeconds 5 · periodSeconds 10 · timeoutSeconds 1 · " \
-           u"failureThreshold 3`，连续失败约 30 秒即被重启" in text
+    assert "`HTTP GET /healthz:8080 · initialDelaySeconds 5 · periodSeconds 10 · timeoutSeconds 1 · " \
+           "failureThreshold 3`，连续失败约 30 秒即被重启" in text
     assert "Error (exit 137) · liveness/startup probe" in text
 
 
 def test_spot_report_advises_disruption_budgets_spreading_and_instance_types(tmp_path):
     events, _, _ = run_scenario(os.path.join(LIBRARY, "spot-reclaim-bidfailed.json"), tmp_path)
     text = events[0]["message"]
-    assert u"4 个 Pod 随节点丢失或抢占式实例回收而中断（4 个为抢占式实例回收）" in text
+    assert "4 个 Pod 随节点丢失或抢占式实例回收而中断（4 个为抢占式实例回收）" in text
     for words in ("PodDisruptionBudget", "topologySpreadConstraints", "k8s.aliyun.com/eci-use-specs"):
         assert words in text
-    assert u"已排除 / Excluded" in text and text.count(u"替换被中断 Pod 的新 Pod") == 4
+    assert "已排除 / Excluded" in text and text.count("替换被中断 Pod 的新 Pod") == 4
 
 
 def test_a_long_crash_loop_is_reminded_and_recovers_after_k_clean_runs(tmp_path):
@@ -134,9 +134,9 @@ def test_a_long_crash_loop_is_reminded_and_recovers_after_k_clean_runs(tmp_path)
     crash_loop_pods(b, "shop", until="2026-11-20T14:27:00Z")
     events, _, _ = run_scenario(b.to_dict(), tmp_path)
     assert [(e["run"], e["status"]) for e in events] == [(0, "critical"), (1, "critical"), (2, "ok")]
-    assert u"**仍在持续 / still ongoing**" in events[1]["message"]
-    assert u"异常开始于 Since：2026-11-20 16:00:00 (UTC+8)（已持续 6h 30m）" in events[1]["message"]
-    assert u"连续 1 次巡检回到基线" in events[2]["message"]
+    assert "**仍在持续 / still ongoing**" in events[1]["message"]
+    assert "异常开始于 Since：2026-11-20 16:00:00 (UTC+8)（已持续 6h 30m）" in events[1]["message"]
+    assert "连续 1 次巡检回到基线" in events[2]["message"]
 
 
 def test_an_open_alert_between_the_thresholds_stays_open(tmp_path):
@@ -268,42 +268,54 @@ def many_namespaces(count, firing=()):
 def test_the_number_of_queries_does_not_grow_with_the_namespaces():
     few, _, _ = run_plan(many_namespaces(3))
     lots, _, checker = run_plan(many_namespaces(60))
-    # 5 queries, and the short last page of each of the two series queries confirmed by one more request
-    assert len(few.queries) == len(lots.queries) == 7
-    assert checker.stats["namespaces"] == 60 and checker.stats["dql_requests"] == 7
+    # nothing changed: the five scope-wide queries, the short page of the per-cluster presence confirmed once
+    assert len(few.queries) == len(lots.queries) == 6
+    assert checker.stats["namespaces"] == 0 and checker.stats["dql_requests"] == 6
     texts = [q["q"] for q in lots.queries]
-    assert texts[0].startswith("M::`kube_pod`:(last(`restarts`) AS `restarts_last`)  BY `cluster_name_k8s`, "
-                               "`namespace`, `uid`")
-    assert all(q.get("slimit") == 1000 for q in lots.queries[:2])
+    assert texts[0].startswith("M::(M::`kube_pod`:(spread(`restarts`) AS `d`)  BY `cluster_name_k8s`, "
+                               "`namespace`, `uid`):(count(`d`) AS `changed`, sum(`d`) AS `rises`) {`d` > 0} BY ")
+    assert not [t for t in texts if "ns0" in t]                  # no namespace is named in any query
 
 
-def test_details_are_queried_only_for_the_pods_of_firing_namespaces():
-    api, events, _ = run_plan(many_namespaces(20, firing=("ns004",)))
+def test_details_are_queried_only_for_the_namespaces_that_may_fire():
+    api, events, checker = run_plan(many_namespaces(20, firing=("ns004",)))
     assert [e["dimension_tags"]["namespace"] for e in events] == ["ns004"]
-    details = api.queries[7:]
-    assert [q["q"].split("(")[0] for q in details] == ["O::`kubelet_pod`:", "L::`kubernetes_events`:",
-                                                      "M::`docker_containers`:"]
-    for query in details:
-        assert query["q"].count("'") == 4 and "ns004" not in query["q"]     # two uids, no namespace list
+    named = [q["q"] for q in api.queries if "ns0" in q["q"]]
+    assert [q.split("(")[0] for q in named] == ["L::`kubernetes_events`:", "O::`kubelet_pod`:", "M::`kube_pod`:",
+                                                "M::`kube_pod`:"]       # the pod counters' short page confirmed
+    assert all("'ns004'" in q and "ns003" not in q for q in named)
+    assert checker.stats["pods"] == 4 and checker.stats["namespaces"] == 1
 
 
-def test_pods_are_paged_1000_series_at_a_time():
-    b = Builder("big", "2300 pods in one namespace", ["2026-11-20T08:00:00Z"])
+def test_pod_counters_are_paged_by_series(monkeypatch):
+    from guance_monitor_k8s_pod_restart import collect
+    monkeypatch.setattr(collect, "POD_PAGE_SIZE", 1000)
+    b = Builder("big", "2300 pods in one namespace, two restarting once", ["2026-11-20T08:00:00Z"])
     start = ms("2026-11-20T07:30:00Z")
     for i in range(2300):
         tags = {"cluster_name_k8s": "c1", "namespace": "big", "uid": "u%05d" % i, "pod_name": "p%05d" % i,
                 "node_name": "node-1", "deployment": "d"}
         for minute in (0, 30):
-            b.metric.append({"measurement": "kube_pod", "tags": tags, "fields": {"restarts": 0, "ready": 1},
+            restarts = 1 if i < 2 and minute == 30 else 0
+            b.metric.append({"measurement": "kube_pod", "tags": tags, "fields": {"restarts": restarts, "ready": 1},
                              "time": start + minute * MINUTE})
     api, events, checker = run_plan(b.to_dict())
-    paged = [(q["q"][:20], q.get("soffset")) for q in api.queries if q.get("slimit")]
+    paged = [q.get("soffset") for q in api.queries if q["q"].startswith("M::`kube_pod`:(first(")]
     # the short last page (300) is confirmed by one more request: the server's page cap is unknown
-    assert paged == [("M::`kube_pod`:(last(", 0), ("M::`kube_pod`:(last(", 1000), ("M::`kube_pod`:(last(", 2000),
-                     ("M::`kube_pod`:(last(", 2300),
-                     ("M::`kube_pod`:(first", 0), ("M::`kube_pod`:(first", 1000), ("M::`kube_pod`:(first", 2000),
-                     ("M::`kube_pod`:(first", 2300)]
-    assert checker.stats["pods"] == 2300 and events == []
+    assert paged == [0, 1000, 2000, 2300]
+    assert all(q.get("sorder_by") for q in api.queries if q.get("slimit"))
+    assert checker.stats["pods"] == 2300 and events == []          # 2 of 2300: far below min_ratio
+
+
+def test_a_namespace_whose_restarts_cannot_reach_the_thresholds_is_not_looked_at_pod_by_pod():
+    b = Builder("noise", "one restart in each of 30 namespaces", ["2026-11-20T08:00:00Z"])
+    start = ms("2026-11-20T07:30:00Z")
+    for index in range(30):
+        b.add_pod(Pod("ns%02d" % index, "api-%02d" % index, containers=[Container("app", restarts=[
+            (start + 10 * MINUTE, 1)])]))
+    api, events, checker = run_plan(b.to_dict())
+    assert events == [] and checker.stats["pods"] == 0
+    assert not [q for q in api.queries if q["q"].startswith("M::`kube_pod`:(first(")]
 
 
 def test_outside_func_the_checker_says_it_needs_guance():

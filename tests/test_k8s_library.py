@@ -21,8 +21,8 @@ from k8s_scenario_builder import run_scenario
 LIBRARY = sorted(glob.glob(os.path.join(HERE, "scenarios", "k8s", "*.json")))
 REQUIRED = ["crash-loop", "oom", "liveness-kill", "eviction-storm", "spot-reclaim-bidfailed", "rollout", "job-pods",
             "node-reboot", "small-namespace", "flapping", "data-gap", "counter-reset", "two-clusters-same-namespace"]
-CAUSE_OF_LABEL = dict((label, key) for key, label in causes.CAUSE_LABEL.items())
-MAIN_CAUSE = u"主要原因："
+CAUSE_OF_LABEL = {label: key for key, label in causes.CAUSE_LABEL.items()}
+MAIN_CAUSE = "主要原因："
 
 
 def seen(event):
@@ -66,8 +66,8 @@ def test_precision_and_recall_of_events_and_causes(outcomes):
     cause_reported = cause_expected = cause_right = 0
     for name, outcome in sorted(outcomes.items()):
         assert not outcome["errors"], (name, outcome["errors"])
-        wanted = dict((key(e), e) for e in outcome["expected"])
-        got = dict((key(e), e) for e in outcome["got"])
+        wanted = {key(e): e for e in outcome["expected"]}
+        got = {key(e): e for e in outcome["got"]}
         reported += len(outcome["got"])
         expected += len(outcome["expected"])
         matched += len(set(wanted) & set(got))

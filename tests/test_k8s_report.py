@@ -14,7 +14,9 @@ import re
 import pytest
 
 from guance_monitor import alerts
+from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import analyse
+from guance_monitor_k8s_pod_restart import facts
 from guance_monitor_k8s_pod_restart import render
 from guance_monitor_k8s_pod_restart import scopes
 
@@ -39,7 +41,7 @@ FROM_LIBRARY = {
 
 
 def as_text(event):
-    return u"# %s\n\n%s" % (event["title"], event["message"])
+    return "# %s\n\n%s" % (event["title"], event["message"])
 
 
 def compare(name, text):
@@ -81,24 +83,24 @@ def stats(name, series, namespace, owner, uid=None):
 
 def hand_made_namespace():
     namespace = "team_a*b"
+    key = alert_state.alert_key("c|1", namespace)
     pods = [stats("api-[x]-%02d" % i, [0, 1, 2, 3], namespace, ("deployment", "api|v2")) for i in range(25)]
     pods += [stats("ok-%02d" % i, [0, 0], namespace, ("deployment", "ok")) for i in range(5)]
     pods += [stats("job-%02d" % i, [0, 4], namespace, ("job", "nightly")) for i in range(23)]
     scope_list = scopes.from_entries([])
-    assessed, _ = analyse.assess(pods, [], [], [], lambda c, n: scopes.match(scope_list, c, n), START, END)
+    obs = facts.Observation(window=facts.Window(START, END), pods=pods)
+    assessed, _ = analyse.assess(obs, lambda c, n: scopes.match(scope_list, c, n), {key: [[END - 60000, 0.04]]})
     ns = list(assessed.values())[0]
-    details = {}
     for pod in ns.abnormal():
         container = {"name": "app`main", "type": "regular", "restarted": True, "has_status": True,
                      "requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"},
                      "memory_limit": float(2 ** 30), "probes": {},
                      "last": {"reason": "Error", "exit_code": 2, "finished_ms": END - 60000},
                      "cause": "app_error", "reason": "Error (exit 2) | shell misuse"}
-        details[pod["uid"]] = {"containers": [container], "cause": "app_error", "reason": container["reason"],
-                               "exit0": False, "yaml": "status"}
-    analyse.apply_details(ns, details)
-    ns.baseline, ns.baseline_windows = 0.04, 3
-    ns.verdict = analyse.evaluate(ns.figures, ns.scope.thresholds, ns.baseline)
+        pod["detail"] = {"containers": [container], "cause": "app_error", "reason": container["reason"],
+                         "exit0": False, "yaml": "status"}
+        pod["cause"] = "app_error"
+    ns.baseline_windows = 3
     ns.notes.append("pod x|y: restarts counter -1 is not a restart count")
     return ns
 
@@ -109,13 +111,13 @@ def test_names_are_escaped_and_long_tables_cut():
     events = [{"time_ms": END - 120000, "uid": ns.abnormal()[0]["uid"], "type": "Warning", "reason": "BackOff",
                "message": "Back-off restarting failed container app`main | <b>x</b>"}]
     memory = {(ns.abnormal()[0]["uid"], "app`main"): {"mem_peak": 700.0 * 2 ** 20, "mem_limit": float(2 ** 30)}}
-    event = render.firing_event(ns, decision, START, END, memory, events)
+    event = render.firing_event(ns, decision, analyse.judge(ns), START, END, memory, events)
     text = as_text(event)
     compare("escaping-and-cuts", text)
     assert event["dimension_tags"] == {"cluster_name_k8s": "c|1", "namespace": "team_a*b"}
-    assert u"| deployment/api\\|v2 | api-\\[x\\]-00 | node\\*1 | 3 |" in text
-    assert u"另有 5 行未显示 / 5 more rows not shown" in text          # 25 abnormal pods, 20 shown
-    assert u"另有 3 行未显示 / 3 more rows not shown" in text          # 23 excluded Job pods, 20 shown
+    assert "| deployment/api\\|v2 | api-\\[x\\]-00 | node\\*1 | 3 |" in text
+    assert "另有 5 行未显示 / 5 more rows not shown" in text          # 25 abnormal pods, 20 shown
+    assert "另有 3 行未显示 / 3 more rows not shown" in text          # 23 excluded Job pods, 20 shown
     assert "<b>" not in text and "\\<b\\>" in text
     header_cells = None
     for line in text.splitlines():
@@ -133,6 +135,6 @@ def test_titles_are_one_line_and_bounded():
     ns.namespace = "n" * 300
     ns.cluster = "line\nbreak"
     decision = alerts.Decision(ns.key, "warning", "new")
-    event = render.firing_event(ns, decision, START, END)
+    event = render.firing_event(ns, decision, analyse.judge(ns), START, END)
     assert "\n" not in event["title"] and len(event["title"]) < 256
-    assert event["title"].startswith(u"[line break/" + "n" * 57 + u"...] Pod 异常重启 ")
+    assert event["title"].startswith("[line break/" + "n" * 57 + "...] Pod 异常重启 ")

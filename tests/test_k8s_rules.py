@@ -3,12 +3,17 @@
 In the spirit of kubernetes-mixin's tested alerting rules.
 
 A pod's ``restarts`` series is written as one value per minute; ``stats`` turns
-it into what the two ``kube_pod`` queries return (first/last/max/min, the
+it into what the pod-counter query returns (first/last/max/min, the
 sample count, ``max(ready)``, the time of the last point).
 """
-import pytest
+import json
 
+import pytest
+import yaml
+
+from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import analyse
+from guance_monitor_k8s_pod_restart import facts
 from guance_monitor_k8s_pod_restart import scopes
 
 END = 1795161600000            # 2026-11-20T08:00:00Z
@@ -88,7 +93,7 @@ def test_presence_alive_new_and_vanished():
 @pytest.mark.parametrize("latest, state", [(END, "ok"), (END - 9 * MIN, "ok"), (END - 11 * MIN, "stale"),
                                            (None, "none")])
 def test_data_state(latest, state):
-    assert analyse.data_state(latest, END) == state
+    assert facts.data_state(latest, END) == state
 
 
 # -- nodes ------------------------------------------------------------------------------------
@@ -126,7 +131,7 @@ def test_suspected_reboot_needs_most_pods_of_several_workloads_restarting_once()
     kept, _ = analyse.validate(pods)
     analyse.mark_presence(kept)
     suspects = analyse.suspected_reboots(kept)
-    assert list(suspects) == [("c1", "node-5")] and suspects[("c1", "node-5")].startswith(u"4/5")
+    assert list(suspects) == [("c1", "node-5")] and suspects[("c1", "node-5")].startswith("4/5")
     # one workload crash-looping on a node is not a reboot
     looping = [stats(full(lambda m: m // 5), name="l%d" % i, node="node-7", owner=("deployment", "x"))
                for i in range(4)]
@@ -165,7 +170,7 @@ def test_failed_pods_count_only_when_they_ran_in_the_window():
     analyse.mark_presence([ran, dead])
     failed = {"status": "Failed", "phase": "Failed"}
     assert analyse.disruption(ran, [], dict(failed, status="Evicted"), None) == \
-        ("eviction", u"Pod Evicted（phase Failed）")
+        ("eviction", "Pod Evicted（phase Failed）")
     assert analyse.disruption(dead, [], failed, None) is None
     cause, evidence = analyse.disruption(ran, [pod_event("SpotToBeReleased", "released in 3 minutes")], failed, None)
     assert cause == "node_spot" and "SpotToBeReleased" in evidence
@@ -251,9 +256,9 @@ def _figures(restarted=(), disrupted=0, healthy=0, excluded=()):
 
 def test_figures_population_and_ratio():
     figs = _figures(restarted=[3, 1], disrupted=1, healthy=5, excluded=["job", "exit0", "node_reboot", "replacement"])
-    assert figs["population"] == 10                 # 3 abnormal + 5 healthy + exit0 + node_reboot
-    assert figs["abnormal"] == 3 and figs["restarts"] == 5 and figs["ratio"] == pytest.approx(0.3)
-    assert _figures(excluded=["job"])["ratio"] is None
+    assert figs.population == 10                 # 3 abnormal + 5 healthy + exit0 + node_reboot
+    assert figs.abnormal == 3 and figs.restarts == 5 and figs.ratio == pytest.approx(0.3)
+    assert _figures(excluded=["job"]).ratio is None
 
 
 DEFAULTS = dict(scopes.DEFAULTS)
@@ -274,15 +279,15 @@ DEFAULTS = dict(scopes.DEFAULTS)
 ])
 def test_evaluate(figs, baseline, verdict, status):
     result = analyse.evaluate(figs, DEFAULTS, baseline)
-    assert (result["verdict"], result["status"]) == (verdict, status)
+    assert (result.verdict, result.status) == (verdict, status)
 
 
 def test_evaluate_respects_configured_minimums():
     figs = _figures(restarted=[1], healthy=1)
     strict = dict(DEFAULTS, min_restarted_pods=1, min_restarts=1)
-    assert analyse.evaluate(figs, strict, 0.0)["verdict"] == "fire"
+    assert analyse.evaluate(figs, strict, 0.0).verdict == "fire"
     lax = dict(DEFAULTS, min_ratio=0.6)
-    assert analyse.evaluate(_figures(restarted=[5] * 5, healthy=5), lax, 0.0)["verdict"] == "between"
+    assert analyse.evaluate(_figures(restarted=[5] * 5, healthy=5), lax, 0.0).verdict == "between"
 
 
 @pytest.mark.parametrize("ratio, status", [(0.1, "warning"), (0.2499, "warning"), (0.25, "error"),
@@ -294,20 +299,20 @@ def test_severity_bands(ratio, status):
 def test_baseline_is_the_median_of_recent_windows():
     history = []
     for i, ratio in enumerate([0.1, 0.0, 0.3, 0.05]):
-        history = analyse.remember(history, END + i * 30 * MIN, ratio)
-    assert analyse.baseline(history, END + 3 * 30 * MIN) == (pytest.approx(0.075), 4)
-    assert analyse.baseline(history, END + 49 * 3600 * 1000) == (0.0, 0)     # older than a day: forgotten
-    assert analyse.baseline(None, END) == (0.0, 0)
+        history = alert_state.remember(history, END + i * 30 * MIN, ratio)
+    assert alert_state.baseline(history, END + 3 * 30 * MIN) == (pytest.approx(0.075), 4)
+    assert alert_state.baseline(history, END + 49 * 3600 * 1000) == (0.0, 0)     # older than a day: forgotten
+    assert alert_state.baseline(None, END) == (0.0, 0)
 
 
 def test_remember_keeps_the_last_windows_and_replaces_a_rerun():
     history = []
     for i in range(12):
-        history = analyse.remember(history, END + i * 30 * MIN, i / 100.0)
-    assert len(history) == analyse.HISTORY_RUNS and history[-1] == [END + 11 * 30 * MIN, 0.11]
-    again = analyse.remember(history, END + 11 * 30 * MIN, 0.5)
-    assert len(again) == analyse.HISTORY_RUNS and again[-1] == [END + 11 * 30 * MIN, 0.5]
-    assert analyse.remember([["junk"], [END, 7]], END, 0.2) == [[END, 0.2]]
+        history = alert_state.remember(history, END + i * 30 * MIN, i / 100.0)
+    assert len(history) == alert_state.HISTORY_RUNS and history[-1] == [END + 11 * 30 * MIN, 0.11]
+    again = alert_state.remember(history, END + 11 * 30 * MIN, 0.5)
+    assert len(again) == alert_state.HISTORY_RUNS and again[-1] == [END + 11 * 30 * MIN, 0.5]
+    assert alert_state.remember([["junk"], [END, 7]], END, 0.2) == [[END, 0.2]]
 
 
 # -- one namespace, all rules together --------------------------------------------------------
@@ -315,6 +320,15 @@ def test_remember_keeps_the_last_windows_and_replaces_a_rerun():
 def _scope_of(configs=None):
     scope_list = scopes.from_entries(scopes.SCHEMA.parse(configs))
     return lambda cluster, namespace: scopes.match(scope_list, cluster, namespace)
+
+
+def observed(pods, events=(), objects=(), nodes=(), gaps=None):
+    """The facts of a run, as ``collect.gather`` would hand them over (``gaps``: query name -> texts)."""
+    obs = facts.Observation(window=facts.Window(START, END), pods=list(pods), events=list(events),
+                            nodes=list(nodes), objects={o["uid"]: o for o in objects})
+    obs.failed = [o for o in objects if o.get("phase") == "Failed"]
+    obs.sources = [facts.Source(name, list(texts)) for name, texts in (gaps or {}).items()]
+    return obs
 
 
 def test_assess_a_namespace():
@@ -329,18 +343,18 @@ def test_assess_a_namespace():
     pods += [stats(full(lambda i: -1), name="broken")]
     events = [dict(pod_event("Evicted", "The node was low on resource: memory."), uid="uid-api-6d5f7b9c8d-ev"),
               node_event("Rebooted", "node-5")]
-    assessed, problems = analyse.assess(pods, events, [], [], _scope_of([{"namespace": "shop"}]), START, END)
-    assert list(assessed) == [analyse.alert_key("c1", "shop")]          # web is not configured
-    ns = assessed[analyse.alert_key("c1", "shop")]
-    by_name = dict((p["pod"], p) for p in ns.pods)
+    assessed, problems = analyse.assess(observed(pods, events), _scope_of([{"namespace": "shop"}]), {})
+    assert list(assessed) == [alert_state.alert_key("c1", "shop")]          # web is not configured
+    ns = assessed[alert_state.alert_key("c1", "shop")]
+    by_name = {p["pod"]: p for p in ns.pods}
     assert [by_name["api-6d5f7b9c8d-a%d" % k]["category"] for k in range(2)] == ["restarted", "restarted"]
     assert by_name["api-6d5f7b9c8d-ev"]["category"] == "disrupted" and by_name["api-6d5f7b9c8d-ev"]["cause"] == \
         "eviction"
     assert by_name["api-6d5f7b9c8d-nw"]["exclusion"] == "replacement"
     assert by_name["export-1-0"]["exclusion"] == "job"
     assert by_name["cache-0"]["exclusion"] == "node_reboot"
-    assert ns.figures == {"pods": 13, "population": 9, "abnormal": 3, "restarted": 2, "disrupted": 1,
-                          "excluded": 5, "restarts": 13, "ratio": pytest.approx(3 / 9.0)}
+    assert ns.figures == analyse.Figures(pods=13, population=9, abnormal=3, restarted=2, disrupted=1, excluded=5,
+                                         restarts=13, ratio=pytest.approx(3 / 9.0))
     assert problems == [("c1", "shop", "pod broken: restarts counter -1 is not a restart count (expected 0 to "
                                        "1000000)")]
     assert ns.notes == [problems[0][2]]
@@ -351,21 +365,41 @@ def test_assess_honours_exclude_patterns_and_the_scope_filter():
             for k in range(2)]
     pods += [stats(full(lambda i: 0), name="cart-%d" % k, owner=("deployment", "cart")) for k in range(3)]
     scope_of = _scope_of([{"namespace": "shop", "exclude_workloads": ["deployment/legacy-*"]}])
-    assessed, _ = analyse.assess(pods, [], [], [], scope_of, START, END)
+    assessed, _ = analyse.assess(observed(pods), scope_of, {})
     ns = list(assessed.values())[0]
     assert sorted(p.get("exclusion") or p["category"] for p in ns.pods) == \
         ["configured", "configured", "healthy", "healthy", "healthy"]
-    assert ns.figures["ratio"] == 0.0
-    assert analyse.assess(pods, [], [], [], lambda c, n: None, START, END)[0] == {}
+    assert ns.figures.ratio == 0.0
+    assert analyse.assess(observed(pods), lambda c, n: None, {})[0] == {}
 
 
-def test_apply_details_moves_exit_zero_restarts_out_of_the_abnormal_pods():
+def pod_object(pod, reason, code):
+    """The ``kubelet_pod`` object of a pod whose container last terminated with ``reason`` / ``code``."""
+    yaml_pod = {"spec": {"containers": [{"name": "app"}]},
+                "status": {"containerStatuses": [{"name": "app", "restartCount": 6, "lastState": {"terminated": {
+                    "reason": reason, "exitCode": code, "finishedAt": "2026-11-20T07:50:00Z"}}}]}}
+    return {"uid": pod["uid"], "pod": pod["pod"], "phase": "Running", "status": "Running",
+            "message": json.dumps({"yaml": yaml.safe_dump(yaml_pod)})}
+
+
+def test_causes_come_with_the_figures_and_exit_zero_restarts_are_not_abnormal():
     pods = [stats(full(lambda i: i // 5), name="poller-%d" % k) for k in range(2)] + \
         [stats(full(lambda i: 0), name="idle")]
-    assessed, _ = analyse.assess(pods, [], [], [], _scope_of(), START, END)
+    objects = [pod_object(pods[0], "Completed", 0), pod_object(pods[1], "OOMKilled", 137)]
+    assessed, _ = analyse.assess(observed(pods, objects=objects), _scope_of(), {})
     ns = list(assessed.values())[0]
-    assert ns.figures["abnormal"] == 2
-    figs = analyse.apply_details(ns, {"uid-poller-0": {"exit0": True, "cause": "expected"},
-                                      "uid-poller-1": {"exit0": False, "cause": "oom"}})
-    assert (figs["abnormal"], figs["population"]) == (1, 3)
+    assert (ns.figures.abnormal, ns.figures.population) == (1, 3)
     assert [p.get("exclusion") or p["cause"] for p in ns.pods[:2]] == ["exit0", "oom"]
+    assert [p["object_status"] for p in ns.pods] == ["Running", "Running", None]
+
+
+def test_the_baseline_is_read_from_the_history_and_a_partial_view_never_reads_clean():
+    pods = [stats(full(lambda i: 0), name="steady-%d" % k) for k in range(4)]
+    key = alert_state.alert_key("c1", "shop")
+    history = {key: [[END - 30 * MIN, 0.2], [END - 60 * MIN, 0.1], [END - 90 * MIN, 0.3]]}
+    assessed, _ = analyse.assess(observed(pods), _scope_of(), history)
+    assert (assessed[key].baseline, assessed[key].baseline_windows) == (0.2, 3)
+    assert analyse.judge(assessed[key]).verdict == "clean"
+    partial, _ = analyse.assess(observed(pods, gaps={"events": ["the query failed"]}), _scope_of(), history)
+    assert partial[key].partial and analyse.judge(partial[key]).verdict == "unknown"
+    assert history == {key: [[END - 30 * MIN, 0.2], [END - 60 * MIN, 0.1], [END - 90 * MIN, 0.3]]}   # read only

@@ -870,3 +870,11 @@ def test_relative_queries_follow_the_clock_between_calls(store):
     q = "M::kube_pod:(count(*)) {uid = 'u1'} [3m]"
     assert values(run(store, q, timeRange=None, now=T0 + 4 * MIN)) == [[T0 + MIN, 4]]
     assert values(run(store, q, timeRange=None, now=T0 + 6 * MIN)) == [[T0 + 3 * MIN, 2]]
+
+
+def test_an_empty_answer_ordered_by_a_by_tag_is_empty(store):
+    q = ("M::(M::kube_pod:(spread(restarts) AS d) BY cluster_name_k8s, namespace, uid):(count(d) AS n) {d > 100} "
+         "BY cluster_name_k8s, namespace")
+    answer = run(store, q, sorder_by=[{"column": "cluster_name_k8s", "order": "asc"},
+                                      {"column": "namespace", "order": "asc"}])
+    assert answer["series"] == []

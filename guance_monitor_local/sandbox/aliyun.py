@@ -214,7 +214,7 @@ def _invalid(name, detail=None, code="InvalidParameter", status=400):
 def public(value):
     """A deep copy of ``value`` without the sandbox-only ``_`` keys."""
     if isinstance(value, dict):
-        return dict((k, public(v)) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_")))
+        return {k: public(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_"))}
     if isinstance(value, list):
         return [public(v) for v in value]
     return value
@@ -263,7 +263,7 @@ def _request_id():
     return str(uuid.uuid4()).upper()
 
 
-class AliyunService(object):
+class AliyunService:
     """Shared machinery of the ECS and CMS stand-ins: routing, signature check, errors."""
 
     name = None
@@ -931,9 +931,9 @@ class CmsService(AliyunService):
         start = integer(params, "StartTime")
         end = integer(params, "EndTime")
         keywords = self.keyword_groups(params.get("SearchKeywords"))
-        folded = dict((key, params[key].lower()) for key in ("Product", "Level", "Status")
-                      if params.get(key) not in (None, ""))
-        exact = dict((key, params[key]) for key in ("Name", "GroupId") if params.get(key) not in (None, ""))
+        folded = {key: params[key].lower() for key in ("Product", "Level", "Status")
+                      if params.get(key) not in (None, "")}
+        exact = {key: params[key] for key in ("Name", "GroupId") if params.get(key) not in (None, "")}
         event_type = params.get("EventType") or None
         only_region = params.get("RegionId") or None
         now = self.now()

@@ -320,7 +320,7 @@ def _near(text, pos):
 # Parsing
 # ---------------------------------------------------------------------------------------------
 
-class Target(object):
+class Target:
     """One entry of the target clause: ``kind`` is ``field``, ``star`` or ``agg``."""
 
     def __init__(self, kind, field=None, func=None, alias=None):
@@ -341,7 +341,7 @@ class Target(object):
         return "Target(%r, %r, %r, %r)" % (self.kind, self.field, self.func, self.alias)
 
 
-class Query(object):
+class Query:
     """A parsed DQL statement."""
 
     def __init__(self, text):
@@ -380,7 +380,7 @@ def parse(text):
     return _Parser(text).query()
 
 
-class _Parser(object):
+class _Parser:
     def __init__(self, text):
         self.text = text
         self.pos = 0
@@ -900,13 +900,13 @@ class _Parser(object):
         return column, direction == "DESC"
 
 
-class _Regex(object):
+class _Regex:
     def __init__(self, pattern):
         self.pattern = pattern
         self.compiled = re.compile(pattern)
 
 
-class _Exists(object):
+class _Exists:
     pass
 
 
@@ -957,7 +957,7 @@ def _time_value(part):
 # Columns and tables
 # ---------------------------------------------------------------------------------------------
 
-class _Column(object):
+class _Column:
     """One column: ``num`` (float64/int64 data, NaN missing), ``cat`` (int32 codes, -1 missing,
     sorted str ``cats``) or ``obj`` (object data, None missing)."""
     __slots__ = ("kind", "data", "cats", "int_like")
@@ -1061,7 +1061,7 @@ def _categorical(codes, uniques):
     if all(labels[i] < labels[i + 1] for i in range(len(labels) - 1)):
         return _Column("cat", codes.astype(np.int32, copy=False), np.array(labels, dtype=object))
     ordered = sorted(set(labels))
-    position = dict((label, i) for i, label in enumerate(ordered))
+    position = {label: i for i, label in enumerate(ordered)}
     mapping = np.array([position[label] for label in labels] + [-1], dtype=np.int32)
     return _Column("cat", mapping[codes], np.array(ordered, dtype=object))
 
@@ -1160,7 +1160,7 @@ def _merge(parts, lengths):
     return _Column("obj", np.concatenate(arrays))
 
 
-class _Chunk(object):
+class _Chunk:
     """Points added in one call for one measurement: times plus lazily converted columns."""
 
     def __init__(self, times, names, tags, columns=None, frame=None):
@@ -1180,7 +1180,7 @@ class _Chunk(object):
         return column
 
 
-class _Table(object):
+class _Table:
     """Every point of one (namespace, measurement), sorted by time; columns made on first use."""
     derived = False
 
@@ -1267,7 +1267,7 @@ def _points_chunk(points):
     names = set()
     for row in rows:
         names.update(row)
-    columns = dict((name, _infer([row.get(name) for row in rows])) for name in names)
+    columns = {name: _infer([row.get(name) for row in rows]) for name in names}
     return _Chunk(times, names, tags, columns=columns)
 
 
@@ -1278,7 +1278,7 @@ def _namespace_code(namespace):
     return code
 
 
-class PointStore(object):
+class PointStore:
     """Scenario points by namespace and measurement, queried with ``execute``."""
 
     def __init__(self, cache_size=CACHE_SIZE):
@@ -1357,7 +1357,7 @@ class PointStore(object):
 # Planning: the query plus the request fields
 # ---------------------------------------------------------------------------------------------
 
-class Options(object):
+class Options:
     """How the server behaves for one request: the scenario's ``sandbox.dql`` settings and fault effects.
 
     ``offset_window``: raw rows of ``L O CO E`` cannot be paged by offset past it (``offset + limit``).
@@ -1380,7 +1380,7 @@ class Options(object):
         self.endless = endless
 
 
-class _Plan(object):
+class _Plan:
     """A parsed query with the request fields applied; ``inner`` plans the subquery of a nested query.
 
     The request's paging, ordering and interval fields apply to the outermost level only; its time
@@ -1403,7 +1403,7 @@ class _Plan(object):
         self.inner = None
         self.sample = 1
         if parsed.inner is not None:
-            inner_request = dict((k, request.get(k)) for k in ("timeRange", "cursor_time", "disable_sampling"))
+            inner_request = {k: request.get(k) for k in ("timeRange", "cursor_time", "disable_sampling")}
             self.inner = _Plan(parsed.inner, inner_request, now_ms, options, depth + 1)
             self.start, self.end = self.inner.start, self.inner.end
             self.next_cursor, self.sample = self.inner.next_cursor, self.inner.sample
@@ -1616,7 +1616,7 @@ def _check_request(query):
 # Execution
 # ---------------------------------------------------------------------------------------------
 
-class _Output(object):
+class _Output:
     """One output column: a plain column (``func`` None) or an aggregate."""
 
     def __init__(self, name, field, func=None):
@@ -1643,7 +1643,7 @@ def _outputs(plan, table):
     return outputs
 
 
-class _Result(object):
+class _Result:
     """A computed query: series (tags, row bounds) over a row space, read page by page.
 
     ``order`` maps answer positions to row indexes that ``gather`` turns into columns
@@ -1730,7 +1730,7 @@ class _Result(object):
                    "units": [None] * len(names)}
             at += size
             if self.by:
-                one["tags"] = dict((key, labels[s]) for key, labels in zip(self.by, self.labels))
+                one["tags"] = {key: labels[s] for key, labels in zip(self.by, self.labels)}
             out.append(one)
         return out
 
@@ -1748,7 +1748,7 @@ def _python_rows(time_column, columns):
     return [list(row) for row in zip(time_column.python(), *[c.python() for c in columns])]
 
 
-class _Derived(object):
+class _Derived:
     """A subquery's answer rows as the outer query's table: ``time``, its columns and its BY tags as columns.
 
     Rows run by ascending time, ties in the subquery's answer order, rows without a time last.
@@ -1763,7 +1763,7 @@ class _Derived(object):
         self.n = len(order)
         self.names = set(columns)
         self.tags = set(tags)
-        self._columns = dict((name, column.take(order)) for name, column in columns.items())
+        self._columns = {name: column.take(order) for name, column in columns.items()}
         self._columns["time"] = _Column("num", self.time, None, True)
 
     def column(self, name):
@@ -1779,7 +1779,7 @@ def _derived_table(result, plan):
     series, index, sizes = result.select(plan.slimit, plan.soffset, plan.limit, plan.offset)
     if not len(index):
         return _Derived(plan.namespace, plan.measurement, np.zeros(0),
-                        dict((name, _empty_column(0)) for name in result.names + result.by), result.by)
+                        {name: _empty_column(0) for name in result.names + result.by}, result.by)
     time_column, columns = result.gather(result.order[index])
     table = OrderedDict(zip(result.names, columns))
     for key, labels in zip(result.by, result.labels):
@@ -2015,7 +2015,7 @@ def _labels(column, rows):
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     texts = [_tag_text(_json_scalar(u)) for u in list(uniques)]
     ordered = sorted(set(texts) | {""})
-    position = dict((text, i) for i, text in enumerate(ordered))
+    position = {text: i for i, text in enumerate(ordered)}
     mapping = np.array([position[t] for t in texts] + [0], dtype=np.int64)
     return mapping[codes], np.array(ordered, dtype=object)
 
@@ -2094,7 +2094,7 @@ def _sort_key(column, positions, descending):
         distinct = sorted(set(v for v in values if v is not None),
                           key=lambda v: (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool)
                           else (1, 0, _text_of(v)))
-        rank = dict((v, i) for i, v in enumerate(distinct))
+        rank = {v: i for i, v in enumerate(distinct)}
         key = np.array([np.nan if v is None else rank[v] for v in values], dtype=np.float64)
     return -key if descending else key
 
@@ -2343,6 +2343,8 @@ def _series_order(result, sorder):
                                                                                     len(result.names))
             keys.append(_sort_key(values[result.names.index(name)], np.arange(count), descending))
         elif name in result.by:
+            if not count:
+                continue                     # no series: nothing to order (an empty answer has no labels)
             labels = result.labels[result.by.index(name)]
             uniques, codes = np.unique(labels.astype(str), return_inverse=True) if count else ([], np.zeros(0))
             tag = _Column("cat", np.asarray(codes, dtype=np.int32).reshape(-1), np.array(uniques, dtype=object))
@@ -2403,8 +2405,8 @@ def execute(store, query, now_ms, options=None):
         snippet = text.strip()
         snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
         raise DQLError(exc.code, "%s (query: %s)" % (exc, snippet))
-    fields = dict((o.name, o.field) for o in result.outputs)
-    funcs = dict((o.name, [o.func]) for o in result.outputs if o.func)
+    fields = {o.name: o.field for o in result.outputs}
+    funcs = {o.name: [o.func] for o in result.outputs if o.func}
     interval = plan.interval or 0
     answer = {
         "async_id": "",

@@ -108,7 +108,7 @@ def check_settings(value, where="sandbox.dql"):
     return settings
 
 
-class DQLService(object):
+class DQLService:
     """Answers the DQL endpoints' bodies from a ``dql.PointStore`` with the scenario's settings."""
 
     def __init__(self, store, settings=None, now_ms=None):

@@ -74,7 +74,7 @@ class FaultError(ValueError):
     pass
 
 
-class Fault(object):
+class Fault:
     def __init__(self, spec, where="fault"):
         if not isinstance(spec, dict):
             raise FaultError("%s: expected an object, got %r" % (where, spec))
@@ -151,7 +151,7 @@ class Fault(object):
         return None
 
 
-class FaultPlan(object):
+class FaultPlan:
     def __init__(self, specs=None, seed=0):
         self._lock = threading.Lock()
         self._random = random.Random(seed)

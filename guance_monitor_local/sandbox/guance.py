@@ -99,7 +99,7 @@ def check_of_func_id(func_id):
     return match.group(1).replace("_", "-") if match else None
 
 
-class GuanceService(object):
+class GuanceService:
     name = "guance"
 
     def __init__(self, sandbox):
@@ -218,7 +218,7 @@ class GuanceService(object):
         rule = self._find(query.get("refKey"), query.get("ruleUUID"))
         if rule is None:
             raise _BadRequest("ft.NotFound", "no self-built checker with that refKey / ruleUUID", 404)
-        shown = dict((k, v) for k, v in rule.items() if k != "check")
+        shown = {k: v for k, v in rule.items() if k != "check"}
         shown["jsonScript"] = {"name": rule["jsonScript"]["name"], "type": rule["jsonScript"]["type"]}
         return self.ok(shown)
 
@@ -230,7 +230,7 @@ class GuanceService(object):
                  and (not search or search in r["jsonScript"]["title"])]
         page_size = int(query.get("pageSize") or 50)
         page_index = int(query.get("pageIndex") or 1)
-        page = [dict((k, v) for k, v in r.items() if k != "check")
+        page = [{k: v for k, v in r.items() if k != "check"}
                 for r in rules[(page_index - 1) * page_size:page_index * page_size]]
         return Response(200, {"code": 200, "content": {"data": page, "declaration": dict(DECLARATION)},
                               "errorCode": "", "message": "", "success": True, "traceId": uuid.uuid4().hex,
@@ -300,7 +300,7 @@ class GuanceService(object):
         if answer == "true":
             return True
         if answer == "rule":
-            return dict((k, v) for k, v in rule.items() if k != "check")
+            return {k: v for k, v in rule.items() if k != "check"}
         return None
 
     def _set_status(self, body, status):
@@ -445,7 +445,7 @@ class GuanceService(object):
 
 def _event_point(event, rule):
     """The keyevent point Guance would store for a reported event (df_source ``monitor``)."""
-    tags = dict((str(k), str(v)) for k, v in (event.get("dimension_tags") or {}).items())
+    tags = {str(k): str(v) for k, v in (event.get("dimension_tags") or {}).items()}
     tags.update({"df_event_id": event["df_event_id"], "df_status": event["status"], "df_source": "monitor",
                  "df_monitor_checker_id": event.get("df_monitor_checker_id") or (rule or {}).get("uuid") or "",
                  "df_monitor_ref_key": event.get("df_monitor_ref_key") or ""})

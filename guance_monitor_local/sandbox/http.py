@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 
-class Request(object):
+class Request:
     def __init__(self, method, target, headers, body):
         split = urlsplit(target)
         self.method = method.upper()
@@ -29,7 +29,7 @@ class Request(object):
         self.path = split.path or "/"
         self.raw_query = split.query
         self.query = dict(parse_qsl(split.query, keep_blank_values=True))
-        self.headers = dict((k.lower(), v) for k, v in headers.items())
+        self.headers = {k.lower(): v for k, v in headers.items()}
         self.body = body or b""
 
     def header(self, name, default=None):
@@ -42,7 +42,7 @@ class Request(object):
         return json.loads(self.body.decode("utf-8"))
 
 
-class Response(object):
+class Response:
     def __init__(self, status=200, body=None, headers=None):
         self.status = status
         self.body = body

@@ -37,7 +37,7 @@ def report_name(number, row):
 
 
 def report_text(row):
-    return u"# %s\n\n%s\n" % (row["title"], row["message"].rstrip())
+    return "# %s\n\n%s\n" % (row["title"], row["message"].rstrip())
 
 
 def json_line(row):
@@ -63,7 +63,7 @@ def _write(path, text, mode):
         handle.write(text)
 
 
-class Journal(object):
+class Journal:
     """``calls.jsonl``, ``events.jsonl`` and ``events/`` in ``directory``, appended as things happen."""
 
     def __init__(self, directory):
@@ -75,7 +75,7 @@ class Journal(object):
         self._lock = threading.Lock()
         os.makedirs(directory, exist_ok=True)
         for path in (self.calls_path, self.events_path):
-            _write(path, u"", "w")
+            _write(path, "", "w")
         clear_reports(self.reports)
 
     def call(self, row):

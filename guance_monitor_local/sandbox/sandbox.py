@@ -34,7 +34,7 @@ from guance_monitor_local.sandbox.faults import FaultPlan, strip_paths
 OWN_PREFIX = "/_sandbox/"
 
 
-class Sandbox(object):
+class Sandbox:
     def __init__(self, scenario, host="127.0.0.1", port=0, services=None, journal=None):
         self.scenario = scenario
         self.host = host

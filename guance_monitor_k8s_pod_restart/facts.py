@@ -1,0 +1,215 @@
+"""Facts: what one run learnt from Guance, as records (``Observation``), and the pure helpers that shape answers.
+
+``collect.gather`` fills an ``Observation``; every later stage only reads it. Rows of the
+data keep the data's own names (dicts: a pod counter, an event, a node, a pod object), the
+records around them say what they are and whether they are whole:
+
+- ``Window``: the 30 minutes inspected (``start_ms``, ``end_ms``);
+- ``ScopeChange``: a (cluster, namespace) where pod restart counters changed;
+- ``Source``: one query, and why its answer may be short (``gaps``);
+- ``Observation``: everything, with ``detailed`` the (cluster, namespace) pairs whose pods
+  were fetched one by one.
+
+And pure helpers over answers: ``pods_from_minutes`` (per-minute rows -> one pod counter each),
+``short_counters`` (per-minute rows that add up to less than the window's totals),
+``taint_keys`` / ``node_state`` (a node lost, gone or tainted), ``data_state`` (a cluster still
+reporting at the window's end, or stale).
+"""
+import json
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Set
+from typing import Tuple
+
+WINDOW_MS = 30 * 60 * 1000
+MINUTE_MS = 60 * 1000
+STALE_MS = 10 * 60 * 1000        # the cluster's latest point older than this before the window's end: data stopped
+NODE_GONE_MS = 12 * 60 * 1000    # a node object not reported for this long is gone
+LOST_NODE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready",
+                    "node.kubernetes.io/out-of-service")
+
+
+@dataclass
+class Window:
+    start_ms: int
+    end_ms: int
+
+    @classmethod
+    def ending(cls, now_ms):
+        """The window ending at the last whole minute before ``now_ms``."""
+        end_ms = (int(now_ms) // MINUTE_MS) * MINUTE_MS
+        return cls(end_ms - WINDOW_MS, end_ms)
+
+
+@dataclass
+class ScopeChange:
+    cluster: str
+    namespace: str
+    changed: int          # pods whose restart counter changed in the window
+    rises: float          # the sum of their changes (max - min): at least the restarts counted from counters
+
+
+@dataclass
+class Source:
+    name: str
+    gaps: List[str] = field(default_factory=list)
+
+    @property
+    def complete(self):
+        return not self.gaps
+
+
+@dataclass
+class Observation:
+    window: Window
+    changes: Dict[Tuple[str, str], ScopeChange] = field(default_factory=dict)
+    cluster_minutes: Dict[str, Dict[int, float]] = field(default_factory=dict)     # cluster -> minute -> points
+    namespace_pods: Dict[Tuple[str, str], float] = field(default_factory=dict)     # named namespace -> points
+    nodes: List[dict] = field(default_factory=list)
+    lost_node_namespaces: Set[Tuple[str, str]] = field(default_factory=set)
+    events: List[dict] = field(default_factory=list)
+    objects: Dict[str, dict] = field(default_factory=dict)
+    failed: List[dict] = field(default_factory=list)
+    detailed: Set[Tuple[Optional[str], str]] = field(default_factory=set)
+    pods: List[dict] = field(default_factory=list)
+    memory: Dict[Tuple[str, str], dict] = field(default_factory=dict)
+    sources: List[Source] = field(default_factory=list)
+    requests: int = 0
+    _by_uid: Optional[tuple] = field(default=None, repr=False, compare=False)
+
+    def source(self, name):
+        """The ``Source`` of that query (a complete one when it was not sent)."""
+        for one in self.sources:
+            if one.name == name:
+                return one
+        return Source(name)
+
+    def complete(self, *names):
+        return all(self.source(n).complete for n in names)
+
+    def gaps(self):
+        """[(query name, gap text)] of every answer that may be short."""
+        return [(s.name, gap) for s in self.sources for gap in s.gaps]
+
+    def cluster_latest_ms(self, cluster):
+        minutes = self.cluster_minutes.get(cluster)
+        return max(minutes) if minutes else None
+
+    def events_of(self, uid):
+        """The events about one pod, newest first (indexed on first use)."""
+        if self._by_uid is None or self._by_uid[0] is not self.events:
+            index = {}
+            for event in self.events:
+                index.setdefault(event.get("uid"), []).append(event)
+            self._by_uid = (self.events, index)
+        return list(self._by_uid[1].get(uid, ()))
+
+
+# -- shaping answers --------------------------------------------------------------------------
+
+def pods_from_minutes(rows, owner_tags):
+    """Per pod uid, from per-minute rows of the pod-counter query: one pod dict.
+
+    A pod seen under several tag values (no ``node_name`` while Pending, a moved label)
+    is one pod: its minutes are merged and the tags of its latest minute kept.
+    """
+    minutes = {}
+    for row in rows:
+        key = (row.get("cluster_name_k8s") or "", row.get("namespace") or "", row.get("uid") or "")
+        minutes.setdefault(key, []).append(row)
+    pods = []
+    for key in sorted(minutes):
+        pods.append(_pod(key, sorted(minutes[key], key=lambda r: (r.get("time") is None, r.get("time") or 0)),
+                         owner_tags))
+    return pods
+
+
+def _pod(key, rows, owner_tags):
+    cluster, namespace, uid = key
+    latest = rows[-1]
+    pod = {"cluster": cluster, "namespace": namespace, "uid": uid, "pod": "", "node": "", "owner_kind": "",
+           "owner": "", "first": None, "last": None, "max": None, "min": None, "samples": 0, "ready_max": None,
+           "last_ms": None}
+    for row in rows:
+        for name, tag in (("pod", "pod_name"), ("node", "node_name")):
+            pod[name] = row.get(tag) or pod[name]
+        for kind in owner_tags:
+            if row.get(kind):
+                pod["owner_kind"], pod["owner"] = kind, row[kind]
+    for name, tag in (("pod", "pod_name"), ("node", "node_name")):
+        pod[name] = latest.get(tag) or pod[name]
+    values = [r for r in rows if r.get("samples")]
+    if not values:
+        return pod
+    pod["first"] = values[0].get("restarts_first")
+    pod["last"] = values[-1].get("restarts_last")
+    pod["max"] = _extreme(max, [r.get("restarts_max") for r in values])
+    pod["min"] = _extreme(min, [r.get("restarts_min") for r in values])
+    pod["samples"] = sum(_count(r.get("samples")) for r in values)
+    pod["ready_max"] = _extreme(max, [r.get("ready_max") for r in values])
+    pod["last_ms"] = values[-1].get("time")
+    return pod
+
+
+def short_counters(changes, pods):
+    """Gaps when the per-minute counters show less change than the window's totals (``changes``).
+
+    The totals are counted on the server over the whole window; the per-minute rows add up
+    to at least as much, unless the server cut rows from the series.
+    """
+    seen = {}
+    for pod in pods:
+        if isinstance(pod.get("max"), (int, float)) and isinstance(pod.get("min"), (int, float)):
+            key = (pod["cluster"], pod["namespace"])
+            seen[key] = seen.get(key, 0) + (pod["max"] - pod["min"])
+    short = sorted("%s/%s" % key for key, change in changes.items()
+                   if key in seen and seen[key] < change.rises)
+    if not short:
+        return []
+    return ["the per-minute counters of %s show less change than the window's totals: the server may have cut "
+            "rows from the series" % ", ".join(short[:5]) + (" (+%d more)" % (len(short) - 5) if len(short) > 5 else "")]
+
+
+def _extreme(fn, values):
+    """The max/min of numbers; a value that is not a number wins (so that it is named, not hidden)."""
+    odd = [v for v in values if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v != v)]
+    if odd:
+        return odd[0]
+    present = [v for v in values if v is not None]
+    return fn(present) if present else None
+
+
+def _count(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def taint_keys(taints):
+    """The keys of a node's taints (``taints``: DataKit's JSON text, a list, or a dict)."""
+    if not taints:
+        return []
+    if isinstance(taints, str):
+        try:
+            taints = json.loads(taints)
+        except ValueError:
+            return []
+    if isinstance(taints, dict):
+        taints = [taints]
+    return [t.get("key") for t in taints if isinstance(t, dict) and t.get("key")] if isinstance(taints, list) else []
+
+
+def node_state(node, end_ms):
+    """(gone, not ready, the lost-node taint or None) of a node object at the window's end."""
+    gone = node.get("last_ms") is not None and node["last_ms"] < end_ms - NODE_GONE_MS
+    not_ready = (node.get("ready") or "").lower() in ("false", "unknown")
+    lost = [k for k in taint_keys(node.get("taints")) if k in LOST_NODE_TAINTS]
+    return gone, not_ready, (lost[0] if lost else None)
+
+
+def data_state(latest_ms, end_ms):
+    """``ok``, ``stale`` (the data stopped well before the window's end) or ``none``."""
+    if latest_ms is None:
+        return "none"
+    return "stale" if latest_ms < end_ms - STALE_MS else "ok"
