@@ -1140,20 +1140,18 @@ def format_details(details, limit=8):
     return "\n".join(lines)
 
 
+OPTIONS = (("--hours", float, "hours", "length of the day, at least 1"),
+           ("--seed", int, "seed", "seed of the data and the faults"),
+           ("--fault-rate", float, "fault_rate", "chance that a request is hit by a fault"),
+           ("--timeouts", int, "timeouts", "answers later than the client's read timeout; each costs real seconds"),
+           ("--corruptions", int, "corruptions", "state corruptions between runs"),
+           ("--overlaps", int, "overlaps", "runs with a second run of the same inspection overlapping them"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="A simulated day of both inspections with faults injected at random.")
-    parser.add_argument("--hours", type=float, default=DEFAULTS["hours"],
-                        help="length of the day, at least 1 (default 24)")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"],
-                        help="seed of the data and the faults (default 1)")
-    parser.add_argument("--fault-rate", type=float, default=DEFAULTS["fault_rate"],
-                        help="chance that a request is hit by a fault (default 0.05)")
-    parser.add_argument("--timeouts", type=int, default=DEFAULTS["timeouts"],
-                        help="answers later than the client's read timeout; each costs real seconds (default 4)")
-    parser.add_argument("--corruptions", type=int, default=DEFAULTS["corruptions"],
-                        help="state corruptions between runs (default 12)")
-    parser.add_argument("--overlaps", type=int, default=DEFAULTS["overlaps"],
-                        help="runs with a second run of the same inspection overlapping them (default 8)")
+    for flag, kind, name, text in OPTIONS:
+        parser.add_argument(flag, type=kind, default=DEFAULTS[name], help="%s (default %s)" % (text, DEFAULTS[name]))
     parser.add_argument("--serial", action="store_true",
                         help="run the two passes one after the other (default: at once, one process each)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -41,9 +41,18 @@ def test_two_hours_of_faults_lose_nothing_double_nothing_and_never_say_ok_too_ea
     assert all(0 < one["share"] < 1 for one in figures["longest_run"].values())
     assert all(one["mean"] >= 1 for one in figures["guance_requests_per_run"].values())
 
-    # the figures print as a table and as one JSON object
+    # the figures print as a table and as one JSON object with the documented keys
     assert "alerts lost" in bench_faults.format_table(figures)
     assert json.loads(json.dumps(figures, sort_keys=True)) == figures
+    assert set(figures) == {
+        "alerts_expected", "alerts_delivered", "alerts_lost", "alerts_duplicated", "false_ok",
+        "repeated_after_corruption", "lost_after_corruption", "corruption_effects_unannounced", "extra_events",
+        "extra_transitions", "waiting_at_end", "longest_run", "overruns", "guance_requests_per_run",
+        "busiest_minute", "faults", "state_corruptions", "overlapping_runs", "overlaps_skipped", "failed_runs",
+        "incidents", "incidents_detected", "hours", "seed", "fault_rate", "timeouts", "runs", "wall_s",
+        "faulted_wall_s", "baseline"}
+    assert set(figures["faults"]) == {"5xx", "429", "timeout", "drop", "drop_after_handling", "non_json_200",
+                                      "odd_json_200", "stripped", "endless"}
     capsys.readouterr()
 
 
