@@ -200,14 +200,18 @@ def test_without_our_ids_a_stored_event_is_found_by_its_title_and_an_older_same_
 
 # -- 5. Overlapping runs ----------------------------------------------------------------------------
 
-def test_an_overlapping_run_waits_then_skips_and_nothing_is_reported_twice(make_sandbox, make_runtime):
+def test_an_overlapping_run_waits_then_skips_and_nothing_is_reported_twice(make_sandbox, make_runtime, tmp_path):
     sandbox = make_sandbox({"runs": RUNS})
-    runtime = runtime_for(sandbox, make_runtime, ["Slow", "Fast"], timeout=20, slow_s=3)
+    runtime = runtime_for(sandbox, make_runtime, ["Slow", "Fast"], timeout=20, slow_s=3,
+                          state_dir=str(tmp_path / "overlap"))
     sandbox.set_run(0)
     with clock.frozen(sandbox.scenario.runs[0]):
         first = threading.Thread(target=runtime.run, args=("startup__reliability.run",))
         first.start()
-        time.sleep(0.5)                                  # the first run holds the lock, its Slow checker sleeping
+        waited = time.monotonic() + 20                   # until the first run holds the lock (its Slow checker sleeps)
+        while not any(key.endswith(":lock") for key in store_keys(str(tmp_path / "overlap" / "func"))):
+            assert time.monotonic() < waited and first.is_alive(), "the first run never took the lock"
+            time.sleep(0.05)
         second = runtime.run("startup__reliability.run")   # a manual run during the cron run
         first.join(30)
     assert second.ok and second.value is None, second.error
