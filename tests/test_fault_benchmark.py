@@ -88,3 +88,31 @@ def test_the_comparison_counts_what_the_user_would_see():
     assert figures["corruption_effects_unannounced"] == 0
     assert figures["false_ok"] == 1                         # f2: the instance was still being recycled
     assert figures["extra_events"] == 1                     # f7, the product's own warning
+
+
+def test_a_live_instance_is_never_released_by_a_lookup_answer_without_instances(tmp_path):
+    """Found by the benchmark (seed 12, rate 0.5): the inventory query fails and DescribeInstances(InstanceIds)
+    answers 200 without ``Instances``. That answer says nothing about the instance: no ``ok``, no repeat as new."""
+    from guance_monitor import clock
+    from guance_monitor_local import demo
+    from guance_monitor_local import scenario as scenarios
+    from guance_monitor_local.sandbox import Sandbox
+
+    data, _, truth = bench_faults.generate(24, 1)
+    dip = [i for i in truth.incidents if i["what"] == "bid below the market"][0]
+    start = dip["from_ms"] + 10 * 60 * 1000
+    # run 3 is due to re-read the inventory (every 30 minutes), which fails
+    data["runs"] = [start + minutes * 60000 for minutes in (0, 2, 4, 34, 36, 38)]
+    data["sandbox"] = {"guance": {"rate_limit": False}, "faults": [
+        {"service": "guance", "action": "/api/v1/df/query_data_v1", "status": 503, "runs": [3]},
+        {"service": "ecs", "action": "DescribeInstances", "strip": ["Instances"], "runs": [3]}]}
+    with Sandbox(scenarios.from_dict(data)) as sandbox:
+        runtime = demo.deployed_runtime(["spot-alive"], demo.sandbox_values(sandbox), str(tmp_path), echo=None)
+        for index, when in enumerate(data["runs"]):
+            sandbox.set_run(index)
+            with clock.frozen(when):
+                assert runtime.run(demo.startup_func("spot-alive")).ok
+        victim = [e for e in sandbox.events if e["dimension_tags"].get("instance_id") == dip["tags"]["instance_id"]]
+        hit = sorted(set((c["action"], c.get("fault")) for c in sandbox.calls if c["run"] == 3 and c.get("fault")))
+    assert hit == [("/api/v1/df/query_data_v1", "status"), ("DescribeInstances", "strip")]
+    assert [e["status"] for e in victim] == ["error"]          # reported once; never released while it runs
