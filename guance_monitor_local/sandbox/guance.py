@@ -289,7 +289,11 @@ class GuanceService:
             if "title" in body:
                 rule["jsonScript"]["title"] = _required_text(body, "title")
             if "refFuncInfo" in body:
-                rule["jsonScript"]["refFuncInfo"] = _func_info(body)
+                # modify.md lists description, definition, category, args and kwargs: the function ID stays
+                info = body.get("refFuncInfo")
+                if not isinstance(info, dict):
+                    raise _BadRequest("ft.InvalidParam", "refFuncInfo: expected an object")
+                rule["jsonScript"]["refFuncInfo"] = dict(info, funcId=rule["jsonScript"]["refFuncInfo"].get("funcId"))
             if "monitorUUID" in body:
                 rule["monitorUUID"] = body.get("monitorUUID") or ""
         return self.ok(self._answer("modify_answer", rule))
