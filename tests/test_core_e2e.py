@@ -103,27 +103,27 @@ def run():
 '''
 
 
-def test_report_times_follow_the_accounts_time_zone(make_sandbox, make_runtime):
+def run_with_zone(make_sandbox, make_runtime, timezone):
+    """The title of the one event a run reports, with ``account['timezone']`` set, and the task log."""
     from guance_monitor import clock
     sandbox = make_sandbox({"runs": ["2026-11-20T08:00:00Z"]})
-    account = dict(account_for(sandbox), timezone="America/Los_Angeles")
+    account = dict(account_for(sandbox), timezone=timezone)
     runtime = make_runtime(scripts={"startup__zone": ZONE_SCRIPT % account})
     sandbox.set_run(0)
     with clock.frozen("2026-11-20T08:00:00Z"):
         assert runtime.run("startup__zone.run").ok
-    assert [e["title"] for e in sandbox.events] == ["at 2026-11-20 00:00:00 (UTC-8 PST)"]
+    return [e["title"] for e in sandbox.events], runtime.lines
+
+
+def test_report_times_follow_the_accounts_time_zone(make_sandbox, make_runtime):
+    titles, _ = run_with_zone(make_sandbox, make_runtime, "America/Los_Angeles")
+    assert titles == ["at 2026-11-20 00:00:00 (UTC-8 PST)"]
 
 
 def test_a_bad_time_zone_is_logged_and_the_nodes_zone_used(make_sandbox, make_runtime):
-    from guance_monitor import clock
-    sandbox = make_sandbox({"runs": ["2026-11-20T08:00:00Z"]})
-    account = dict(account_for(sandbox), timezone="Mars/Olympus")
-    runtime = make_runtime(scripts={"startup__zone": ZONE_SCRIPT % account})
-    sandbox.set_run(0)
-    with clock.frozen("2026-11-20T08:00:00Z"):
-        assert runtime.run("startup__zone.run").ok
-    assert [e["title"] for e in sandbox.events] == ["at 2026-11-20 16:00:00 (UTC+8)"]
-    assert any("account['timezone']: not a time zone: 'Mars/Olympus'" in line for line in runtime.lines)
+    titles, lines = run_with_zone(make_sandbox, make_runtime, "Mars/Olympus")
+    assert titles == ["at 2026-11-20 16:00:00 (UTC+8)"]
+    assert any("account['timezone']: not a time zone: 'Mars/Olympus'" in line for line in lines)
 
 
 def test_the_default_zone_follows_the_guance_node():

@@ -86,6 +86,13 @@ def _ctx(store):
     return context.RunContext(api=api, store=store, ref_key="ref-1", rule_uuid="rul_1", title="T")
 
 
+def _guance_refusing(bad_title):
+    """The workspace, and report_event refusing the batches that hold ``bad_title`` (inside @responses.activate)."""
+    responses.add(responses.GET, BASE + "/api/v1/workspace/get",
+                  json={"code": 200, "success": True, "content": {"uuid": "wksp_1", "token": "tkn_1"}})
+    responses.add_callback(responses.POST, EXECUTE, callback=_answer_refusing(bad_title))
+
+
 def _answer_refusing(bad_title):
     """report_event as Guance runs it: EFuncFailed for a batch holding the event it cannot take."""
     def callback(request):
@@ -101,9 +108,7 @@ def _answer_refusing(bad_title):
 
 @responses.activate
 def test_one_refused_event_is_isolated_and_the_others_are_delivered():
-    responses.add(responses.GET, BASE + "/api/v1/workspace/get",
-                  json={"code": 200, "success": True, "content": {"uuid": "wksp_1", "token": "tkn_1"}})
-    responses.add_callback(responses.POST, EXECUTE, callback=_answer_refusing("e0"))
+    _guance_refusing("e0")
     store = state.MemoryStore()
     with clock.frozen("2026-11-20T08:00:00Z"):
         reporter = event_reporter.EventReporter(_ctx(store))
@@ -120,9 +125,7 @@ def test_one_refused_event_is_isolated_and_the_others_are_delivered():
 
 @responses.activate
 def test_an_event_refused_on_three_runs_is_dropped_and_the_drop_reported():
-    responses.add(responses.GET, BASE + "/api/v1/workspace/get",
-                  json={"code": 200, "success": True, "content": {"uuid": "wksp_1", "token": "tkn_1"}})
-    responses.add_callback(responses.POST, EXECUTE, callback=_answer_refusing("bad"))
+    _guance_refusing("bad")
     store = state.MemoryStore()
     for minute in (0, 10, 20):
         with clock.frozen("2026-11-20T08:%02d:00Z" % minute):
