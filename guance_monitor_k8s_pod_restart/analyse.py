@@ -218,7 +218,7 @@ def spot_text(node):
                                                               instance.instance_id, node.name, seen)
 
 
-def spot_notice(pod, events, failed_message=None, node=None):
+def spot_notice(events, failed_message=None, node=None):
     """(notice ms, release ms) of a spot reclaim: the ``SpotToBeReleased`` event ("released in N minutes"), the
     ``BidFailed`` status ("released at ..."), or the time the ECS Recycling lock was seen; None when unknown."""
     notices = sorted((e for e in events if e.get("reason") == "SpotToBeReleased"), key=lambda e: e.get("time_ms") or 0)
@@ -524,7 +524,7 @@ def categorise(pods, namespaces, obs):
             pod["category"], pod["cause"] = "disrupted", found[0]
             pod["evidence"].append(found[1])
             if found[0] == "spot":
-                pod["notice_ms"], pod["release_ms"] = spot_notice(pod, evs, _failed_message(failed), node)
+                pod["notice_ms"], pod["release_ms"] = spot_notice(evs, _failed_message(failed), node)
             continue
         if pod["delta"] > 0:
             pod["category"] = "restarted"

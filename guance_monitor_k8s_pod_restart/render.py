@@ -77,9 +77,7 @@ def workload_text(pod):
 
 
 def baseline_text(found):
-    """Where the baseline came from (``baseline.Baseline``), or, for a bare count of clean windows, that."""
-    if isinstance(found, int):
-        found = baselines.Baseline(windows=found, source="state" if found else "none")
+    """Where the baseline (``baseline.Baseline``) came from."""
     return baselines.text(found)
 
 

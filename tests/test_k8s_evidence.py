@@ -391,3 +391,18 @@ def test_suspects_need_a_split_between_restarting_and_steady_revisions():
     assert rollouts.suspects(counters, {}, [], END) == {("c1", "shop", "deployment", "api")}
     one_revision = [dict(p, pod=p["pod"].replace("6d5f7b9c8d", "79c4b8f6d5")) for p in counters]
     assert rollouts.suspects(one_revision, {}, [], END) == set()
+
+
+# -- spot notices ----------------------------------------------------------------------------------------------
+
+def test_the_spot_notice_and_release_times():
+    from guance_monitor_k8s_pod_restart import analyse
+    notice = {"reason": "SpotToBeReleased", "time_ms": END - 20 * MIN,
+              "message": "Spot ECI will be released in 5 minutes"}
+    assert analyse.spot_notice([notice]) == (END - 20 * MIN, END - 15 * MIN)
+    released = "The pod is spot instance, and have been released at 2026-11-20T07:43Z"
+    assert analyse.spot_notice([notice], released) == (END - 20 * MIN, END - 17 * MIN)
+    node = nodes.NodeInfo("n1")
+    node.spot = facts.RecyclingInstance("i-1", seen_ms=END - 25 * MIN)
+    assert analyse.spot_notice([], None, node) == (END - 25 * MIN, None)
+    assert analyse.spot_notice([]) == (None, None)
