@@ -1,6 +1,6 @@
 """Benchmark of the spot survival inspection at fleet scale (not a timed test).
 
-    python benchmarks/bench_spot_alive.py [--instances 10000] [--regions 8] [--json] [--warm]
+    python benchmarks/bench_spot_alive.py [--instances 10000] [--regions 8] [--json] [--warm] [--day]
 
 Generates a scenario (by default 10,000 spot instances in 8 regions, 200 instance types, 50 of them
 being recycled, 7 days of hourly prices in 3 zones per region), serves it from the sandbox in a
@@ -14,9 +14,20 @@ the clock at the scenario's run time and an empty state (cold caches).
 ``aliyun_calls`` (per action, from ``sandbox.calls``), ``minimal_calls`` (Recycling listing pages and
 CloudMonitor pages + one DescribeSpotPriceHistory chain per (region, type) involved, in pages of
 1,000 points + DescribeSpotAdvice per region, 10 types per call + one DescribeAvailableResource per
-region), ``dql_queries``, ``peak_rss_mb`` (ru_maxrss of this process) and ``events``. ``--warm`` adds
-a second run two minutes later (caches warm) and, with ``--json``, a ``warm`` object.
-Targets: 10,000 instances in under 10 s wall; Alibaba Cloud calls at most 1.2 x ``minimal_calls``.
+region), ``dql_queries``, ``guance_requests`` (every Guance OpenAPI request of the run: registration,
+DQL, events), ``peak_rss_mb`` (ru_maxrss of this process) and ``events``. ``--warm`` adds a second run
+two minutes later (caches warm) and, with ``--json``, a ``warm`` object.
+
+``--day`` then goes on with a day of cron runs (``*/2 * * * *``: 720 runs, or ``--day-runs N``) on the
+injectable clock (``clock.Simulated``: wall and monotonic time move only by the cron schedule and what
+the code sleeps), and adds a ``day`` object: ``runs``, ``guance_requests_per_run`` (``avg``, ``max``),
+``busiest_minute`` (``requests``, ``at``: the most Guance requests in any 60 s of the simulated day),
+``aliyun_calls_per_run`` (``avg``, ``max``), ``dql_queries``, ``events``, ``longest_run_s`` and
+``wall_s``. The sandbox's clock lives in the child process and does not follow the simulated one, so
+its rate limiting is switched off there (``sandbox.guance.rate_limit: false``); requests are counted
+per minute on the simulated clock here, in the parent, where the inspection sends them.
+Targets: 10,000 instances in under 10 s wall; Alibaba Cloud calls at most 1.2 x ``minimal_calls``;
+on average at most 4 Guance requests per run over a day.
 """
 import argparse
 import json
@@ -34,6 +45,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 RUN_TIME = "2026-11-20T08:00:00Z"
 WARM_TIME = "2026-11-20T08:02:00Z"
+CRON_S = 120
+DAY_RUNS = 24 * 3600 // CRON_S
+GUANCE_PATH = "/api/v1/"
 HOUR_MS = 3600 * 1000
 REGIONS = ["cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-zhangjiakou", "cn-shenzhen", "cn-qingdao",
            "cn-chengdu", "cn-hongkong"]
@@ -68,7 +82,7 @@ def _unit(*keys):
 
 
 def generate(instances=10000, regions=8, types=200, types_per_region=25, recycling=50, history_days=7,
-             latency_ms=20):
+             latency_ms=20, day=False):
     """The benchmark scenario (a dict in the scenario format) and its figures."""
     from guance_monitor import clock
     now = clock.to_ms(clock.parse_time(RUN_TIME))
@@ -182,6 +196,8 @@ def generate(instances=10000, regions=8, types=200, types_per_region=25, recycli
             "guance": {"points": {"custom_object": points}}, "aliyun": aliyun,
             "sandbox": {"faults": [{"service": "ecs", "latency_ms": latency_ms},
                                    {"service": "cms", "latency_ms": latency_ms}]}}
+    if day:
+        data["sandbox"]["guance"] = {"rate_limit": False}    # its clock does not follow the simulated day
     figures = {"instances": instances, "pairs": len(used_pairs), "recycling": recycled,
                "minimal": minimal, "minimal_calls": sum(minimal.values())}
     return data, figures
@@ -203,6 +219,11 @@ def _serve(conn, options):
             box.set_run(argument)
             cpu = _cpu()
             conn.send(True)
+        elif command == "at":
+            box.run_index, _ = argument
+            box.set_now(argument[1])
+            cpu = _cpu()
+            conn.send(True)
         elif command == "report":
             conn.send({"sandbox_cpu_s": round(_cpu() - cpu, 2),
                        "calls": [dict(c) for c in box.calls if c["run"] == argument],
@@ -219,7 +240,7 @@ def _cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(instances, regions, warm=False, progress=None, latency_ms=20, types_per_region=25):
+def measure(instances, regions, warm=False, progress=None, latency_ms=20, types_per_region=25, day_runs=0):
     from guance_monitor import clock
     from guance_monitor_local import demo
 
@@ -227,7 +248,7 @@ def measure(instances, regions, warm=False, progress=None, latency_ms=20, types_
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     server = context.Process(target=_serve, args=(child, {"instances": instances, "regions": regions,
-                                                                    "latency_ms": latency_ms,
+                                                                    "latency_ms": latency_ms, "day": day_runs > 0,
                                                                     "types_per_region": types_per_region}), daemon=True)
     progress("generating %d instances in %d regions and starting the sandbox ..." % (instances, regions))
     server.start()
@@ -239,7 +260,7 @@ def measure(instances, regions, warm=False, progress=None, latency_ms=20, types_
     results = []
     try:
         log = []
-        runtime = demo.deployed_runtime(["spot-alive"], values, state, echo=log.append)
+        runtime = _runtime(values, state, log.append, day_runs > 0)
         for index, when in enumerate([RUN_TIME, WARM_TIME][:2 if warm else 1]):
             parent.send(("run", index))
             parent.recv()
@@ -263,20 +284,98 @@ def measure(instances, regions, warm=False, progress=None, latency_ms=20, types_
                 "aliyun_calls": dict(sorted(aliyun.items())),
                 "minimal_calls": figures["minimal_calls"],
                 "dql_queries": sum(1 for c in calls if c["action"] == "/api/v1/df/query_data_v1"),
+                "guance_requests": sum(1 for c in calls if c["service"] == "guance"),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
                 "events": len(report["events"]),
                 "_statuses": _count(e["status"] for e in report["events"]),
                 "_minimal": figures["minimal"], "_pairs": figures["pairs"], "_recycling": figures["recycling"],
-                "_log": [line for line in log if "spot-alive:" in line][-1:],
+                "_log": [line for line in log if "spot-alive:" in line and "seconds" in line][-1:],
                 "_cpu_s": round(cpu, 2), "_sandbox_cpu_s": report["sandbox_cpu_s"],
             })
             del log[:]
+        if day_runs:
+            results.append(_day(runtime, parent, day_runs, len(results), progress))
     finally:
         parent.send(("stop", None))
         parent.recv()
         server.join(10)
         shutil.rmtree(state, ignore_errors=True)
     return results
+
+
+def _runtime(values, state, echo, day):
+    """The spot startup script deployed as the market does; for a day, objects stay visible all day.
+
+    The generated ``CO::aliyun_ecs`` objects carry one time (the first run's); over a simulated day
+    the integration would write them again every collection, so the day's account reads them over
+    ``object_window: 25h`` instead of generating 10,000 objects per collection.
+    """
+    from guance_monitor_local import demo
+    from guance_monitor_local import func_runtime
+    base = func_runtime.PackageLibrary()
+    scripts = demo.startup_scripts(["spot-alive"], values, base)
+    if day:
+        scripts = dict((sid, (source.replace('    "aliyun_endpoint": ', '    "object_window": "25h",\n'
+                                                                        '    "aliyun_endpoint": ', 1), name))
+                       for sid, (source, name) in scripts.items())
+    return func_runtime.FuncRuntime(library=func_runtime.OverlayLibrary(base, scripts), state_dir=state, echo=echo)
+
+
+def _day(runtime, parent, runs, first_index, progress):
+    """A day of cron runs on the simulated clock, after the runs above: Guance requests per run and per minute."""
+    import requests
+    from guance_monitor import clock
+    from guance_monitor_local import demo
+
+    sent = []                                   # simulated epoch ms of every Guance request
+    original = requests.Session.request
+
+    def counted(session, method, url, *args, **kwargs):
+        if GUANCE_PATH in url:
+            sent.append(clock.now_ms())
+        return original(session, method, url, *args, **kwargs)
+
+    start = clock.to_ms(clock.parse_time(RUN_TIME))
+    simulated = clock.Simulated(RUN_TIME).install()
+    requests.Session.request = counted
+    per_run, aliyun_per_run, longest, dql, events = [], [], 0.0, 0, 0
+    started = time.monotonic()
+    try:
+        for n in range(runs):
+            index = first_index + n
+            when = start + (first_index + n) * CRON_S * 1000
+            simulated.set(clock.from_ms(when))
+            parent.send(("at", (index, clock.iso(clock.from_ms(when)))))
+            parent.recv()
+            if n % 60 == 0:
+                progress("day: run %d/%d at %s ..." % (n + 1, runs, clock.iso(clock.from_ms(when))))
+            began = time.monotonic()
+            result = runtime.run(demo.startup_func("spot-alive"))
+            longest = max(longest, time.monotonic() - began)
+            if not result.ok:
+                raise SystemExit("run %d of the day failed: %s" % (n + 1, result.error))
+            parent.send(("report", index))
+            report = parent.recv()
+            per_run.append(sum(1 for c in report["calls"] if c["service"] == "guance"))
+            aliyun_per_run.append(sum(1 for c in report["calls"] if c["service"] in ("ecs", "cms")))
+            dql += sum(1 for c in report["calls"] if c["action"] == "/api/v1/df/query_data_v1")
+            events += len(report["events"])
+    finally:
+        requests.Session.request = original
+        clock.Simulated.uninstall()
+    busiest, at = 0, None
+    sent.sort()
+    low = 0
+    for high, moment in enumerate(sent):
+        while moment - sent[low] >= 60 * 1000:
+            low += 1
+        if high - low + 1 > busiest:
+            busiest, at = high - low + 1, sent[low]
+    return {"runs": runs, "guance_requests_per_run": {"avg": round(sum(per_run) / float(runs), 2), "max": max(per_run)},
+            "busiest_minute": {"requests": busiest, "at": clock.iso(clock.from_ms(at)) if at is not None else None},
+            "aliyun_calls_per_run": {"avg": round(sum(aliyun_per_run) / float(runs), 1), "max": max(aliyun_per_run)},
+            "dql_queries": dql, "events": events, "longest_run_s": round(longest, 2),
+            "wall_s": round(time.monotonic() - started, 1)}
 
 
 def _count(items):
@@ -299,19 +398,37 @@ def main(argv=None):
     parser.add_argument("--latency-ms", type=float, default=20, help="added to every Alibaba Cloud call (default 20)")
     parser.add_argument("--types-per-region", type=int, default=25,
                         help="instance types used in each region, out of the 200 (default 25: each region its own 25)")
+    parser.add_argument("--day", action="store_true",
+                        help="then run a day of cron runs (*/2) on the simulated clock: Guance requests per run and "
+                             "per minute")
+    parser.add_argument("--day-runs", type=int, default=DAY_RUNS,
+                        help="runs of the --day (default %d: 24 hours every 2 minutes)" % DAY_RUNS)
     args = parser.parse_args(argv)
     if args.instances < 1 or args.regions < 1:
         parser.error("--instances and --regions must be at least 1")
+    if args.day_runs < 1:
+        parser.error("--day-runs must be at least 1")
     progress = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr))
     results = measure(args.instances, args.regions, warm=args.warm, progress=progress, latency_ms=args.latency_ms,
-                      types_per_region=args.types_per_region)
+                      types_per_region=args.types_per_region, day_runs=args.day_runs if args.day else 0)
+    day = results.pop() if args.day else None
     cold = results[0]
     if args.json:
         out = public(cold)
         if args.warm:
             out["warm"] = public(results[1])
+        if day is not None:
+            out["day"] = day
         print(json.dumps(out, sort_keys=True))
         return 0
+    if day is not None:
+        print("spot-alive, a day of cron runs: %d runs at %d instances" % (day["runs"], cold["instances"]))
+        print("  Guance requests  %.2f per run on average (target <= 4), at most %d in a run; busiest minute %d "
+              "(%s)" % (day["guance_requests_per_run"]["avg"], day["guance_requests_per_run"]["max"],
+                        day["busiest_minute"]["requests"], day["busiest_minute"]["at"]))
+        print("  Alibaba Cloud    %.1f calls per run on average, at most %d; DQL queries %d; events %d" % (
+            day["aliyun_calls_per_run"]["avg"], day["aliyun_calls_per_run"]["max"], day["dql_queries"], day["events"]))
+        print("  longest run      %.2f s; the day took %.0f s" % (day["longest_run_s"], day["wall_s"]))
     for label, result in zip(("cold caches", "warm caches"), results):
         total = sum(result["aliyun_calls"].values())
         print("spot-alive, %s: %d instances, %d (region, type) pairs, %d being recycled" % (
@@ -323,7 +440,7 @@ def main(argv=None):
             total / float(result["minimal_calls"])))
         for action, count in sorted(result["aliyun_calls"].items()):
             print("    %-30s %d" % (action, count))
-        print("  DQL queries      %d" % result["dql_queries"])
+        print("  DQL queries      %d; Guance requests %d" % (result["dql_queries"], result["guance_requests"]))
         print("  events           %d %s" % (result["events"], result["_statuses"]))
         print("  peak RSS         %.1f MB" % result["peak_rss_mb"])
         for line in result["_log"]:

@@ -13,7 +13,9 @@ data"). The tracker answers with the decisions to report:
 
 The stored state is read entry by entry: an entry of the wrong shape is dropped,
 and unreadable state counts as empty; either way ``problems`` says so, so that the
-run reports "open alerts may repeat once" instead of crashing or going quiet.
+run reports "open alerts may repeat once" instead of crashing or going quiet. Beside
+the state, the number of alerts it holds open is kept (``OPEN_KEY``), so that a state
+removed from the store is told from a first run.
 
 Nothing is written until ``commit()``: the runner commits once the run's events are
 safely in the outbox, so a crash in between re-reports rather than loses.
@@ -24,6 +26,7 @@ from guance_monitor import state
 SEVERITY = {"ok": 0, "info": 1, "warning": 2, "error": 3, "critical": 4}
 FIRING = ("info", "warning", "error", "critical")
 STATE_KEY = "alerts"
+OPEN_KEY = "alerts-open"      # how many alerts the committed state holds open (absent: none)
 _TIMES = ("since_ms", "reported_ms", "seen_ms")
 
 
@@ -82,6 +85,10 @@ class AlertTracker:
             self.problems.append("the alert state could not be read (%s)" % problem)
             return {}
         if value is state.MISSING or value is None:
+            missing = self._open_before()
+            if missing:
+                self.problems.append("the alert state is missing although %d alerts were open (removed from the "
+                                     "store?)" % missing)
             return {}
         if not isinstance(value, dict):
             self.problems.append("the alert state is not an object")
@@ -148,9 +155,18 @@ class AlertTracker:
         self._pending = new
         return decisions
 
+    def _open_before(self):
+        value = self.store.get(OPEN_KEY)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
     def commit(self):
-        """Persist the state computed by the last ``update``."""
+        """Persist the state computed by the last ``update`` (and how many alerts it holds open)."""
         if self._pending is not None:
+            had_open = bool(self._loaded) or bool(self.problems)
             self.store.set(STATE_KEY, self._pending)
+            if self._pending:
+                self.store.set(OPEN_KEY, len(self._pending))
+            elif had_open:
+                self.store.delete(OPEN_KEY)
             self._loaded = self._pending
             self._pending = None

@@ -27,7 +27,8 @@ partial answers (``is_running`` with an ``async_id`` still running when the budg
 ``disable_sampling`` is always sent); several rows per series of an aggregate query
 (the server bucketed it) that the call site gave no way to combine; malformed series.
 The documented ``complete`` field is not used: the documented example of a full answer
-says ``complete: false``.
+says ``complete: false``. An answer without its ``data`` list (a 200 cut short) is retried
+like any malformed answer, within the request's attempts.
 """
 import base64
 import json
@@ -229,16 +230,24 @@ class DQLClient:
         body = {"queries": queries or [{"qtype": "dql", "query": query}], "fieldTagDescNeeded": False}
         q = (queries[0]["query"] if queries else query)["q"]
         try:
-            content = self.api.post(path, body, deadline=deadline)
+            content = self.api.post(path, body, deadline=deadline, expect=answer_problem)
         except openapi.GuanceAPIError as exc:
             raise DQLError("DQL query failed (%s): %s" % (str(exc).splitlines()[0], q), exc)
-        data = content.get("data") if isinstance(content, dict) else None
-        if not isinstance(data, list) or not data or not isinstance(data[0], dict):
-            raise DQLError("DQL answer has no data for: %s" % q)
-        first = data[0]
+        problem = answer_problem(content)
+        if problem:
+            raise DQLError("DQL %s for: %s" % (problem, q))
+        first = content["data"][0]
         if first.get("error") or first.get("errorCode"):
             raise DQLError("DQL error %s: %s" % (first.get("errorCode") or first.get("error"), q))
         return first
+
+
+def answer_problem(content):
+    """Why ``content`` is not a DQL answer (no ``data`` list of results), or None: such an answer is retried."""
+    data = content.get("data") if isinstance(content, dict) else None
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        return "answer has no data"
+    return None
 
 
 class _Incomplete(Exception):

@@ -18,7 +18,10 @@ and removes what Guance accepted. What is left is sent on a later run. Per answe
 - **may have arrived** (the connection broke after sending, a timeout, a gateway's 5xx
   page, a 2xx that is not the OpenAPI envelope): kept, marked with the attempt's time; on a run at least
   ``CHECK_DELAY_S`` later the reporter looks for the events in Guance (one DQL query over
-  ``E::`monitor``` by ``df_event_id``, or by the inspection's checker ID and title); one it
+  ``E::`monitor``` by ``df_event_id`` over the attempt's time widened by ``LOOKUP_MARGIN_S`` on
+  both sides, as Guance dates events by its own clock; or by the inspection's checker ID, title and
+  status stored within ``TITLE_MATCH_S`` of the send, as titles repeat; an incomplete answer proves
+  nothing and the events wait); one it
   finds is done; one it does not find is sent again once the attempt is ``VISIBILITY_LAG_S``
   old (Guance is assumed to show a stored event by then), and waits before that. Events
   of the same dimension tags wait behind such an event, so that an ``ok`` never
@@ -59,6 +62,8 @@ MAX_REFUSALS = 3             # an event refused on this many runs ...
 REFUSAL_SPAN_S = 15 * 60     # ... the first at least this long ago, is dropped
 CHECK_DELAY_S = 60           # look for an event that may have arrived no sooner than this after sending it
 VISIBILITY_LAG_S = 90        # not found this long after the attempt: it did not arrive (before: not yet visible)
+LOOKUP_MARGIN_S = 15 * 60    # the look-up spans this much more on both sides: Guance dates events by its own clock
+TITLE_MATCH_S = 60           # a match by title alone counts only for an event stored this close to the send
 LATE_AFTER_S = 90            # an event sent this long after it was detected says so
 TITLE_LIMIT = 256
 MESSAGE_LIMIT = 32000        # characters; longer reports are cut at a line, saying how much was cut
@@ -178,6 +183,16 @@ def unseal(sealed, key):
         return data.decode("utf-8")
     except (ValueError, TypeError, UnicodeError):
         return None
+
+
+def _found(found, entry, now_ms):
+    """Whether a look-up found ``entry``: by its ``df_event_id``, or (Guance kept another id) by its title and
+    status stored close to its send — titles repeat, so an older event with the same title is not it."""
+    event = entry["event"]
+    if event["df_event_id"] in found["ids"]:
+        return True
+    earliest = entry["created_ms"] - TITLE_MATCH_S * 1000
+    return any(earliest <= when <= now_ms for when in found["titles"].get((event["title"], event["status"]), ()))
 
 
 def dimension_key(event):
@@ -360,14 +375,18 @@ class _Delivery:
         if not due:
             return
         try:
-            found = self.look_up([e["event"] for e in due], min(e["created_ms"] for e in due) - 60000, now)
+            found = self.look_up([e["event"] for e in due], min(e["created_ms"] for e in due) - LOOKUP_MARGIN_S * 1000,
+                                 now + LOOKUP_MARGIN_S * 1000)
         except (dql.DQLError, openapi.GuanceAPIError) as exc:
+            found, why = None, str(exc).splitlines()[0]
+        else:
+            why = "the answer was incomplete"
+        if found is None:
             log.warning("could not check whether %d events already reached Guance (%s); they wait for the next run",
-                        len(due), str(exc).splitlines()[0])
+                        len(due), why)
             return
         self.reporter.stats["looked_up"] += len(due)
-        arrived = set(id(e) for e in due if e["event"]["df_event_id"] in found["ids"] or
-                      (e["event"]["title"], e["event"]["status"]) in found["titles"])
+        arrived = set(id(e) for e in due if _found(found, e, now))
         for entry in due:
             if id(entry) not in arrived and now - entry["maybe_ms"] >= VISIBILITY_LAG_S * 1000:
                 entry["maybe_ms"] = None          # not there long after the attempt: send it again
@@ -377,7 +396,8 @@ class _Delivery:
         self.outbox.save()
 
     def look_up(self, events, start_ms, end_ms):
-        """Which of ``events`` Guance holds: ``{"ids": set, "titles": {(title, status)}}`` (one DQL query)."""
+        """What Guance holds of ``events``: ``{"ids": set, "titles": {(title, status): [times]}}`` (one DQL query);
+        None when the answer was incomplete (what it lacks is unknown, not absent)."""
         ids = [e["df_event_id"] for e in events]
         where = [dql.in_list("df_event_id", ids)]
         if self.ctx.rule_uuid:
@@ -386,8 +406,14 @@ class _Delivery:
         query = "E::%s:(%s) {%s}" % (dql.ident("monitor"), ", ".join(dql.ident(c) for c in (
             "df_event_id", "df_title", "df_status")), " || ".join(where))
         rows = dql.DQLClient(self.api).rows(query, start_ms, end_ms, paging="rows", deadline=self.deadline)
-        return {"ids": set(r.get("df_event_id") for r in rows),
-                "titles": set((r.get("df_title"), r.get("df_status")) for r in rows)}
+        if not rows.complete:
+            return None
+        titles = {}
+        for row in rows:
+            when = row.get("time")
+            if isinstance(when, (int, float)) and not isinstance(when, bool):
+                titles.setdefault((row.get("df_title"), row.get("df_status")), []).append(when)
+        return {"ids": set(r.get("df_event_id") for r in rows), "titles": titles}
 
     # -- sending ----------------------------------------------------------------------------
 

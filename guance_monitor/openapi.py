@@ -148,12 +148,15 @@ class GuanceOpenAPI:
 
     # -- transport -------------------------------------------------------------------------
 
-    def request(self, method, path, params=None, body=None, attempts=4, deadline=None, retry_kinds=RETRIED):
+    def request(self, method, path, params=None, body=None, attempts=4, deadline=None, retry_kinds=RETRIED,
+                expect=None):
         """Send one request; return the envelope's ``content``.
 
         Failures of a kind in ``retry_kinds`` are retried inside the deadline: all of
         ``RETRIED`` for reads, only those that certainly did not arrive for a request
-        that must not take effect twice.
+        that must not take effect twice. ``expect(content)`` says why a well-formed answer
+        is still not the one expected (``None`` when it is): such an answer is ``malformed``,
+        retried like one.
         """
         url = self.base_url + path
         deadline = deadline or self.deadline
@@ -175,11 +178,15 @@ class GuanceOpenAPI:
             except requests.RequestException as exc:
                 raise GuanceAPIError(path, _network_kind(exc), message=_network_reason(exc))
             try:
-                return unwrap(path, response)
+                content = unwrap(path, response)
             except GuanceAPIError as exc:
                 if exc.kind == "rate_limited" and self.pacer is not None:
                     self.pacer.penalize(exc.retry_after or RATE_LIMIT_WAIT_S)
                 raise
+            problem = expect(content) if expect is not None else None
+            if problem:
+                raise GuanceAPIError(path, "malformed", status=response.status_code, message=problem)
+            return content
 
         def classify(exc):
             if isinstance(exc, GuanceAPIError) and exc.kind in retry_kinds:

@@ -14,7 +14,8 @@ It must be the outermost decorator. On every run it:
 4. reads the inspection with ``GET self_built_checker/list?refKey=`` — the documented form
    that carries ``jsonScript.title``, ``refFuncInfo`` and ``callKwargs`` (Studio's values);
    creates it when it does not exist (first run, or deleted in Studio: it comes back with a
-   new UUID) and reads it again, or updates title / doc / parameters when they changed.
+   new UUID) and reads it again — also when ``create`` is refused, since another run may have
+   just created it —, or updates title / doc / parameters when they changed.
    The answers of ``create`` and ``modify`` are not documented and not relied on. One request
    on an ordinary run;
 5. keeps the rule it read (UUID, disabled, Studio values) in the state store: when the
@@ -157,15 +158,23 @@ def is_disabled(item):
 
 
 def listed_rules(content):
-    """The rules of a ``list`` answer: ``content.data[]`` as documented (a bare list is read too)."""
+    """The rules of a ``list`` answer: ``content.data[]`` as documented (a bare list is read too); None when the
+    answer holds no list at all, which is not "no rule": an answer cut short must not lead to a second inspection."""
     if isinstance(content, dict):
         content = content.get("data")
-    return [item for item in content or [] if isinstance(item, dict)] if isinstance(content, list) else []
+    if not isinstance(content, list):
+        return None
+    return [item for item in content if isinstance(item, dict)]
 
 
 def find_rule(api, key):
-    """The listed rule with this refKey, or None (``GET list?refKey=``)."""
-    for item in listed_rules(api.get(CHECKER_PATH + "list", refKey=key)):
+    """The listed rule with this refKey, or None (``GET list?refKey=``); GuanceAPIError (malformed) when the answer
+    lists nothing at all."""
+    path = CHECKER_PATH + "list"
+    rules = listed_rules(api.get(path, refKey=key))
+    if rules is None:
+        raise openapi.GuanceAPIError(path, "malformed", message="the answer has no content.data list of rules")
+    for item in rules:
         if item.get("refKey") in (None, key) and item.get("uuid"):
             return item
     return None
@@ -183,9 +192,14 @@ def sync_rule(api, key, info):
     """The inspection's rule in Guance, created or updated to match ``info`` (GuanceAPIError when it fails)."""
     item = find_rule(api, key)
     if item is None:
-        api.post(CHECKER_PATH + "create", {"refKey": key, "title": info.title,
-                                           "refFuncInfo": info.create_func_info(),
-                                           "isDisabled": not info.enabled_by_default})
+        try:
+            api.post(CHECKER_PATH + "create", {"refKey": key, "title": info.title,
+                                               "refFuncInfo": info.create_func_info(),
+                                               "isDisabled": not info.enabled_by_default})
+        except openapi.GuanceAPIError as exc:
+            # refused: another run (a manual one during the first cron run) may have just created it
+            if not exc.refused or find_rule(api, key) is None:
+                raise
         item = find_rule(api, key)
         if item is None:
             raise openapi.GuanceAPIError(CHECKER_PATH + "list", "malformed",

@@ -224,9 +224,13 @@ class Runner:
     def _runner_store(self, ctx):
         return ctx.store.scoped("runner:%s" % (ctx.ref_key or "local"))
 
-    def _tracked(self, ctx, name, key, firing, reminder_s=24 * 3600):
+    def _tracked(self, ctx, name, result, firing, reminder_s=24 * 3600):
+        """The decisions of the Runner's own alert ``name`` about ``result``'s checker (its state's problems
+        are the checker's to report, like those of the checker's own state)."""
         tracker = alerts.AlertTracker(self._runner_store(ctx).scoped(name), reminder_seconds=reminder_s)
+        key = result.check
         decisions = tracker.update({key: "warning"} if firing else {}, [] if firing else [key])
+        result.state_problems.extend(p for p in tracker.problems if p not in result.state_problems)
         if not self.debug:
             self._committable = self._committable + [tracker]
         return decisions
@@ -236,7 +240,7 @@ class Runner:
             return []
         title = ctx.title or result.check
         out = []
-        for decision in self._tracked(ctx, "configs", result.check, result.config_error):
+        for decision in self._tracked(ctx, "configs", result, result.config_error):
             if decision.status == "ok":
                 out.append({"title": "%s：巡检配置已修正 / configs fixed" % title, "status": "ok",
                             "dimension_tags": {"check": result.check},
@@ -257,7 +261,7 @@ class Runner:
         title = ctx.title or result.check
         out = []
         short = result.timed_out or result.skipped
-        for decision in self._tracked(ctx, "budget", result.check, short, reminder_s=6 * 3600):
+        for decision in self._tracked(ctx, "budget", result, short, reminder_s=6 * 3600):
             if decision.status == "ok":
                 out.append({"title": "%s：巡检已在时限内完成 / finished within its time budget" % title,
                             "status": "ok", "dimension_tags": {"check": result.check, "problem": "time_budget"},
@@ -290,8 +294,11 @@ class Runner:
                           "repeat once" % title,
                  "status": "warning", "dimension_tags": {"check": result.check, "problem": "state"},
                  "message": "巡检 `%s` 读取上次运行保存的状态时发现问题，已丢弃不可用的部分：\n\n%s\n\n"
+                            "未恢复的告警可能作为新告警再报告一次；其间已经恢复的告警不会再收到 ok 事件，请在观测云中检查"
+                            "本巡检的未恢复事件。\n\n"
                             "The state kept between runs had unusable parts, which were dropped. Alerts that were "
-                            "open may be reported once more as new.\n" % (
+                            "open may be reported once more as new; one that cleared meanwhile gets no ok event: "
+                            "check this inspection's unrecovered events in Guance.\n" % (
                                 result.check, "\n".join("- " + report.md(p) for p in problems))}]
 
 

@@ -6,13 +6,15 @@ price (the same type, so the same order as price per vCPU), then by the 30-day i
 rate; zones without a price come last.
 
 Advice items are ``{"code", "rank", **facts}``; the templates word them. Codes: ``drain``
-(Kubernetes node), ``save_now`` (being released, not a node), ``move_zone``, ``raise_limit``,
-``as_price_go``, ``spread_types``, ``stop_behavior``, ``check_replacement`` (released).
+(Kubernetes node), ``save_now`` (being released, not a node), ``act_now`` (the bid is below the
+market past protection: what to do now about the running instance, whose bid and billing cannot
+be changed), ``move_zone``, ``raise_limit``, ``as_price_go``, ``spread_types``, ``stop_behavior``,
+``check_replacement`` (released).
 """
 import math
 
 from guance_monitor_spot_alive import inventory
-from guance_monitor_spot_alive import rules
+from guance_monitor_spot_alive import prices
 
 AVAILABLE_FIRST = {"WithStock": 0, "ClosedWithStock": 1, None: 2, "NotListed": 3, "WithoutStock": 4,
                    "ClosedWithoutStock": 4}
@@ -42,7 +44,7 @@ def zone_rows(instance, market):
             "share": latest / origin if latest is not None and origin else None,
             "per_vcpu": latest / cpu if latest is not None and cpu else None,
             "rate": stats.get("rate"), "desc": stats.get("desc"), "avg_discount": stats.get("discount"),
-            "stock": rules.stock_of(stock, zone, instance.get("instance_type")) if stock else None,
+            "stock": prices.stock_of(stock, zone, instance.get("instance_type")) if stock else None,
             "figures": figures,
         })
     rows.sort(key=_zone_key)
@@ -71,7 +73,7 @@ def best_other_zone(instance, rows):
     """The best zone other than the instance's where the type can be bought, or None."""
     for row in rows:
         if not row["current"] and row["latest"] is not None and buyable(row["stock"]) \
-                and not rules.top_bucket({"rate": row["rate"], "desc": row["desc"]}):
+                and not prices.top_bucket({"rate": row["rate"], "desc": row["desc"]}):
             return row
     return None
 
@@ -93,8 +95,8 @@ def alternatives(instance, same_spec):
 
 def recommend(instance, evaluation, market, same_spec, settings):
     """Ranked advice items for a firing instance."""
-    codes = set(f["code"] for f in evaluation["findings"])
-    facts = dict((f["code"], f["facts"]) for f in evaluation["findings"])
+    codes = set(f["code"] for f in evaluation.findings)
+    facts = dict((f["code"], f["facts"]) for f in evaluation.findings)
     rows = zone_rows(instance, market)
     current = next((r for r in rows if r["current"]), None)
     items = []
@@ -107,7 +109,7 @@ def recommend(instance, evaluation, market, same_spec, settings):
                           "why": why_node, "left_s": left})
         else:
             items.append({"code": "save_now", "rank": 0, "left_s": left})
-    elif is_node and evaluation["severity"] in ("error", "warning") and codes & {
+    elif is_node and evaluation.severity in ("error", "warning") and codes & {
             "price_below", "out_of_stock", "price_near", "low_stock", "interruption_high"}:
         items.append({"code": "drain", "rank": 6, "urgent": False, "node": inventory.node_name(instance),
                       "why": why_node, "left_s": None})
@@ -116,6 +118,9 @@ def recommend(instance, evaluation, market, same_spec, settings):
         price_facts = facts.get("price_below") or facts.get("price_near")
         margin = settings.get("price_margin", 0.1)
         at_least = ceil_price(price_facts["price"] * (1.0 + margin))
+        if "price_below" in codes and "recycling" not in codes:
+            items.append({"code": "act_now", "rank": 0, "limit": price_facts["limit"], "price": price_facts["price"],
+                          "at_least": at_least, "node": inventory.node_name(instance) if is_node else None})
         week_max = price_facts.get("week_max")
         safe = ceil_price(week_max * (1.0 + margin)) if week_max else None
         origin = price_facts.get("origin")
@@ -148,7 +153,7 @@ def recommend(instance, evaluation, market, same_spec, settings):
         items.append({"code": "spread_types", "rank": 5, "cpu": instance.get("cpu"),
                       "memory": instance.get("memory_gib"), "types": alts})
 
-    if (instance.get("interruption_behavior") or "Terminate") != "Stop" and evaluation["severity"] in (
+    if (instance.get("interruption_behavior") or "Terminate") != "Stop" and evaluation.severity in (
             "critical", "error"):
         items.append({"code": "stop_behavior", "rank": 7, "behavior": instance.get("interruption_behavior")})
 

@@ -17,6 +17,12 @@
   retry, the region is degraded for the rest of the run: its remaining calls fail at once
   (``failed_regions`` says why) and the other regions go on.
 - **Pool**: calls are submitted to a bounded ``ThreadPoolExecutor`` (``POOL_WORKERS``).
+- **Complete or said so**: a listing comes back as a ``Listing`` (a list with ``complete`` and
+  ``gaps``): paging that reaches ``MAX_PAGES``, or that repeats itself (a ``NextToken`` seen
+  before, a page of instances, prices or events already listed -- an endless paging), stops and
+  says so. An answer that is not JSON, or a 200 answer without its list (``Instances``,
+  ``SpotPrices``, ``SystemEvents``, ``AvailableSpotZones``, ``AvailableZones``), is a
+  ``MalformedAnswer`` error (retried like a transient failure), never an empty list.
 
 Every error leaves as ``CloudError`` whose text went through ``redact``.
 """
@@ -29,6 +35,7 @@ from guance_monitor import clock
 from guance_monitor import logs
 from guance_monitor import redact
 from guance_monitor import retry
+from guance_monitor.dql import Listing
 from guance_monitor_spot_alive import inventory
 from guance_monitor_spot_alive import prices
 
@@ -45,6 +52,7 @@ INSTANCE_IDS_BATCH = 100               # DescribeInstances: InstanceIds holds at
 SPOT_EVENT = "Instance:PreemptibleInstanceInterruption"
 DEFAULT_CMS_REGION = "cn-hangzhou"
 STOCK_STRATEGY = "SpotAsPriceGo"       # DescribeAvailableResource's SpotStrategy (see docs/spot-alive.md)
+MALFORMED = "MalformedAnswer"
 SDK_REQUIREMENTS = ("alibabacloud-ecs20140526, alibabacloud-cms20190101, alibabacloud-tea-openapi, "
                     "darabonba-core, alibabacloud-credentials")
 
@@ -149,8 +157,11 @@ def to_cloud_error(action, region, exc):
         names = sdk()
         if isinstance(exc, names.UnretryableException):
             inner = getattr(exc, "inner_exception", None)
-            code = "NetworkError"
-            message = "connection failed (%s)" % type(inner or exc).__name__
+            if isinstance(inner, (RuntimeError, ValueError)) and "json" in str(inner).lower():
+                code, message = MALFORMED, "the answer is not JSON (%s)" % _clip(inner, 120)
+            else:
+                code = "NetworkError"
+                message = "connection failed (%s)" % type(inner or exc).__name__
     except ImportError:
         pass
     return CloudError(action, region, code or type(exc).__name__, message, transient, status_of(exc))
@@ -257,8 +268,12 @@ class Cloud(object):
         with self._lock:
             self.retries += 1
 
-    def call(self, product, action, region, send):
-        """``send(client, runtime)`` -> the answer's body as a dict, retried; CloudError otherwise."""
+    def call(self, product, action, region, send, expect=None):
+        """``send(client, runtime)`` -> the answer's body as a dict, retried; CloudError otherwise.
+
+        ``expect``: the (outer, inner) keys of the list the answer must hold (``("Instances",
+        "Instance")``); an answer without it is ``MalformedAnswer``, retried like a transient failure.
+        """
         if self.unavailable:
             raise CloudError(action, region, "Unavailable", self.unavailable)
         breaker = region or product
@@ -276,7 +291,10 @@ class Cloud(object):
             runtime = names.RuntimeOptions(read_timeout=int(self.deadline.cap(READ_TIMEOUT_S) * 1000),
                                            connect_timeout=int(self.deadline.cap(CONNECT_TIMEOUT_S) * 1000))
             self._count(action)
-            return send(client, runtime)
+            body = send(client, runtime)
+            if expect and not _holds(body, *expect):
+                raise CloudError(action, region, MALFORMED, "the answer has no %s.%s list" % expect, transient=True)
+            return body
 
         try:
             body = retry.call(once, classify, self.deadline, attempts=ATTEMPTS, base_delay=BASE_DELAY,
@@ -296,20 +314,32 @@ class Cloud(object):
     # -- ECS -----------------------------------------------------------------------------
 
     def describe_instances(self, region, **params):
-        """Every instance of the region matching ``params`` (DescribeInstances, MaxResults 100 + NextToken)."""
+        """Every instance of the region matching ``params`` (DescribeInstances, MaxResults 100 + NextToken): a Listing."""
         names = sdk()
-        found = []
+        found = Listing()
+        seen, tokens = set(), set()
         token = None
         for _ in range(MAX_PAGES):
             request = names.ecs.DescribeInstancesRequest(region_id=region, max_results=100, next_token=token,
                                                          **params)
             body = self.call("ecs", "DescribeInstances", region,
                              lambda client, runtime: client.describe_instances_with_options(
-                                 request, runtime).body.to_map())
-            found.extend(_listed(body, "Instances", "Instance"))
+                                 request, runtime).body.to_map(), expect=("Instances", "Instance"))
+            page = [item for item in _listed(body, "Instances", "Instance") if isinstance(item, dict)]
+            ids = set(item.get("InstanceId") for item in page)
+            if page and ids <= seen:
+                found.gap("DescribeInstances paging repeats itself (a page of instances already listed)")
+                return found
+            seen |= ids
+            found.extend(page)
             token = body.get("NextToken")
             if not token:
-                break
+                return found
+            if token in tokens:
+                found.gap("DescribeInstances paging repeats itself (a NextToken seen before)")
+                return found
+            tokens.add(token)
+        found.gap("DescribeInstances paging stopped at %d pages of 100" % MAX_PAGES)
         return found
 
     def postpaid_instances(self, region):
@@ -321,18 +351,21 @@ class Cloud(object):
         return self.describe_instances(region, lock_reason="Recycling")
 
     def instances_by_id(self, region, instance_ids):
-        """The instances that still exist among ``instance_ids`` (batches of 100)."""
-        found = []
+        """The instances that still exist among ``instance_ids`` (batches of 100): a Listing."""
+        found = Listing()
         ids = sorted(set(instance_ids))
         for start in range(0, len(ids), INSTANCE_IDS_BATCH):
-            batch = ids[start:start + INSTANCE_IDS_BATCH]
-            found.extend(self.describe_instances(region, instance_ids=json.dumps(batch)))
+            batch = self.describe_instances(region, instance_ids=json.dumps(ids[start:start + INSTANCE_IDS_BATCH]))
+            found.extend(batch)
+            for gap in batch.gaps:
+                found.gap(gap)
         return found
 
     def price_history(self, region, instance_type, os_type, start_ms, end_ms):
-        """``(currency, [[timestamp_ms, zone, spot, origin], ...])`` for every zone (Offset / NextOffset paging)."""
+        """``(currency, Listing of [timestamp_ms, zone, spot, origin])`` for every zone (Offset / NextOffset paging)."""
         names = sdk()
-        points = []
+        points = Listing()
+        seen = set()
         currency = None
         offset = 0
         for _ in range(MAX_PAGES):
@@ -342,20 +375,25 @@ class Cloud(object):
                 end_time=clock.iso(clock.from_ms(end_ms)), offset=offset or None)
             body = self.call("ecs", "DescribeSpotPriceHistory", region,
                              lambda client, runtime: client.describe_spot_price_history_with_options(
-                                 request, runtime).body.to_map())
+                                 request, runtime).body.to_map(), expect=("SpotPrices", "SpotPriceType"))
             currency = body.get("Currency") or currency
-            page = _listed(body, "SpotPrices", "SpotPriceType")
-            for item in page:
-                point = prices.point_from_api(item) if isinstance(item, dict) else None
-                if point is not None:
-                    points.append(point)
+            page = [prices.point_from_api(item) for item in _listed(body, "SpotPrices", "SpotPriceType")
+                    if isinstance(item, dict)]
+            page = [point for point in page if point is not None]
+            keys = set((point[0], point[1]) for point in page)
+            if page and keys <= seen:
+                points.gap("DescribeSpotPriceHistory paging repeats itself (a page of prices already listed)")
+                return currency, points
+            seen |= keys
+            points.extend(page)
             try:
                 next_offset = int(body.get("NextOffset") or 0)
             except (TypeError, ValueError):
                 next_offset = 0
             if not page or next_offset <= offset:
-                break
+                return currency, points
             offset = next_offset
+        points.gap("DescribeSpotPriceHistory paging stopped at %d pages" % MAX_PAGES)
         return currency, points
 
     def spot_advice(self, region, instance_types):
@@ -365,7 +403,7 @@ class Cloud(object):
         request = names.ecs.DescribeSpotAdviceRequest(region_id=region, instance_types=wanted)
         body = self.call("ecs", "DescribeSpotAdvice", region,
                          lambda client, runtime: client.describe_spot_advice_with_options(
-                             request, runtime).body.to_map())
+                             request, runtime).body.to_map(), expect=("AvailableSpotZones", "AvailableSpotZone"))
         out = dict((t, {}) for t in wanted)
         for zone, resource in _advice_items(body):
             if resource["type"] in out:
@@ -378,7 +416,7 @@ class Cloud(object):
         request = names.ecs.DescribeSpotAdviceRequest(region_id=region, cores=int(cores), memory=float(memory_gib))
         body = self.call("ecs", "DescribeSpotAdvice", region,
                          lambda client, runtime: client.describe_spot_advice_with_options(
-                             request, runtime).body.to_map())
+                             request, runtime).body.to_map(), expect=("AvailableSpotZones", "AvailableSpotZone"))
         out = []
         for zone, resource in _advice_items(body):
             row = dict(resource["figures"])
@@ -394,7 +432,7 @@ class Cloud(object):
             spot_strategy=STOCK_STRATEGY)
         body = self.call("ecs", "DescribeAvailableResource", region,
                          lambda client, runtime: client.describe_available_resource_with_options(
-                             request, runtime).body.to_map())
+                             request, runtime).body.to_map(), expect=("AvailableZones", "AvailableZone"))
         zones = {}
         by_type = {}
         for zone in _listed(body, "AvailableZones", "AvailableZone"):
@@ -414,27 +452,43 @@ class Cloud(object):
     # -- CloudMonitor ---------------------------------------------------------------------
 
     def interruption_events(self, start_ms, end_ms):
-        """Spot interruption notices of every region in [start_ms, end_ms] (CMS DescribeSystemEventAttribute)."""
+        """Spot interruption notices of every region in [start_ms, end_ms] (CMS DescribeSystemEventAttribute): a Listing."""
         names = sdk()
-        events = []
+        events = Listing()
+        seen = set()
         for page_number in range(1, MAX_PAGES + 1):
             request = names.cms.DescribeSystemEventAttributeRequest(
                 product="ECS", name=SPOT_EVENT, event_type="StatusNotification", start_time=str(int(start_ms)),
                 end_time=str(int(end_ms)), page_number=page_number, page_size=100)
             body = self.call("cms", "DescribeSystemEventAttribute", None,
                              lambda client, runtime: client.describe_system_event_attribute_with_options(
-                                 request, runtime).body.to_map())
+                                 request, runtime).body.to_map(), expect=("SystemEvents", "SystemEvent"))
             if str(body.get("Success", "true")).lower() == "false":
                 raise CloudError("DescribeSystemEventAttribute", None, body.get("Code") or "Failed",
                                  body.get("Message") or "the answer says Success=false")
             page = _listed(body, "SystemEvents", "SystemEvent")
+            ids = set(json.dumps(item, sort_keys=True, default=str) if not (isinstance(item, dict) and item.get("Id"))
+                      else item["Id"] for item in page)
+            if page and ids <= seen:
+                events.gap("DescribeSystemEventAttribute paging repeats itself (a page of events already listed)")
+                return events
+            seen |= ids
             for item in page:
                 event = parse_event(item)
                 if event is not None:
                     events.append(event)
             if len(page) < 100:
-                break
+                return events
+        events.gap("DescribeSystemEventAttribute paging stopped at %d pages of 100" % MAX_PAGES)
         return events
+
+
+def _holds(body, outer, inner):
+    """True when the answer holds its list: ``{outer: {inner: [...]}}`` (or ``{outer: [...]}``)."""
+    value = body.get(outer) if isinstance(body, dict) else None
+    if isinstance(value, dict):
+        value = value.get(inner)
+    return isinstance(value, list)
 
 
 def _listed(body, outer, inner):

@@ -14,6 +14,9 @@ Configs (Studio, 「监控 / 智能巡检」), one entry or many::
 - ``regions``, ``tags`` (tag key -> value, ``"*"`` = any value): narrow the entry.
 - ``price_margin`` (default 10 %), ``history_days`` (default 7, at most 30),
   ``group_threshold`` (default 5).
+- ``no_data_runs`` (default 3, 0 = off): runs in a row without any ``CO::aliyun_ecs`` object,
+  or without spot instances where some were seen before, before one warning event says the
+  source went silent (the first entry that sets it applies).
 
 An instance is inspected when any entry selects it (no entries: every spot instance).
 Each setting comes from the first selecting entry that gives it, else its default:
@@ -22,7 +25,9 @@ put specific entries before general ones.
 Account keys read here (the startup script's ``account`` dict; the Guance keys are the
 core's): ``aliyun_access_key_id``, ``aliyun_access_key_secret``, optional
 ``aliyun_security_token``, ``aliyun_endpoint``, ``instance_source``, ``regions``,
-``object_window``. See ``docs/spot-alive.md``.
+``object_window``, ``inventory_refresh`` (how long the ``CO::aliyun_ecs`` inventory read from
+Guance is reused, default 30 minutes; the live release signals are read every run). See
+``docs/spot-alive.md``.
 """
 import fnmatch
 import json
@@ -36,6 +41,9 @@ DEFAULT_HISTORY_DAYS = 7
 MAX_HISTORY_DAYS = 30
 DEFAULT_GROUP_THRESHOLD = 5
 DEFAULT_OBJECT_WINDOW_S = 30 * 60
+DEFAULT_INVENTORY_REFRESH_S = 30 * 60
+MAX_INVENTORY_REFRESH_S = 24 * 3600
+DEFAULT_NO_DATA_RUNS = 3
 
 SOURCE_GUANCE = "guance"
 SOURCE_DIRECT = "describe_instances"
@@ -134,6 +142,8 @@ SCHEMA = configs.Schema([
     configs.Field("history_days", configs.integer(1, MAX_HISTORY_DAYS), doc="price history window in days"),
     configs.Field("group_threshold", configs.integer(1, 100000),
                   doc="more instances of one (region, type) than this in one run: one grouped event"),
+    configs.Field("no_data_runs", configs.integer(0, 10000),
+                  doc="runs without data before a no-data warning (0: off)"),
 ])
 
 
@@ -159,6 +169,8 @@ class Selection(object):
 
     def __init__(self, entries):
         self.entries = list(entries or [])
+        self._by_tags = any(entry.get("tags") for entry in self.entries)
+        self._settings = {}
 
     def selecting(self, instance):
         """The entries (in order) that select ``instance``; all of them when there are no entries."""
@@ -179,7 +191,27 @@ class Selection(object):
         return bool(self.selecting(instance))
 
     def settings(self, instance):
-        """``{discount, price_margin, history_days, group_threshold, entry}`` for a selected instance."""
+        """``{discount, price_margin, history_days, group_threshold, entry}`` for a selected instance.
+
+        The same for every instance of one type and region (and tags, when an entry names
+        tags): worked out once per run for each.
+        """
+        key = (instance.get("instance_type"), instance.get("region_id"),
+               tuple(sorted((instance.get("tags") or {}).items())) if self._by_tags else None)
+        if key not in self._settings:
+            self._settings[key] = self._settings_of(instance)
+        return dict(self._settings[key])
+
+    def defaults(self, instance):
+        """The settings of an instance no entry speaks of (a released one's last report)."""
+        return Selection([]).settings(instance)
+
+    def no_data_runs(self):
+        """Runs without data before the no-data warning: the first entry that sets it, else the default."""
+        return next((e["no_data_runs"] for e in self.entries if e.get("no_data_runs") is not None),
+                    DEFAULT_NO_DATA_RUNS)
+
+    def _settings_of(self, instance):
         chosen = self.selecting(instance)
 
         def first(key, default):
@@ -241,7 +273,8 @@ class Account(object):
     """The Alibaba Cloud part of the startup script's ``account`` (secrets registered for redaction)."""
 
     def __init__(self, access_key_id=None, access_key_secret=None, security_token=None, endpoints=None,
-                 instance_source=SOURCE_GUANCE, regions=None, object_window_s=DEFAULT_OBJECT_WINDOW_S):
+                 instance_source=SOURCE_GUANCE, regions=None, object_window_s=DEFAULT_OBJECT_WINDOW_S,
+                 inventory_refresh_s=DEFAULT_INVENTORY_REFRESH_S):
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
         self.security_token = security_token
@@ -249,6 +282,16 @@ class Account(object):
         self.instance_source = instance_source
         self.regions = regions or []
         self.object_window_s = object_window_s
+        self.inventory_refresh_s = inventory_refresh_s
+
+
+def register_secrets(account):
+    """Register the account's secrets for redaction as soon as the checker is built; returns the account."""
+    if isinstance(account, dict):
+        for key in ("aliyun_access_key_secret", "aliyun_security_token", "api_key", "api_key_id"):
+            if isinstance(account.get(key), str):
+                redact.register_secret(account[key].strip())
+    return account
 
 
 def _text(account, key):
@@ -291,16 +334,24 @@ def parse_account(account):
             regions = parse_regions(regions_value)
         except ValueError as exc:
             raise AccountError("account.regions: %s, got %r" % (exc, account.get("regions")))
-    window = DEFAULT_OBJECT_WINDOW_S
-    if account.get("object_window") not in (None, ""):
-        try:
-            window = configs.duration_seconds(account["object_window"])
-        except ValueError as exc:
-            raise AccountError("account.object_window: %s" % exc)
-        if window < 60:
-            raise AccountError("account.object_window: expected at least 1 minute, got %r" % account["object_window"])
+    window = _duration(account, "object_window", DEFAULT_OBJECT_WINDOW_S, 60, None, "at least 1 minute")
+    refresh = _duration(account, "inventory_refresh", DEFAULT_INVENTORY_REFRESH_S, 0, MAX_INVENTORY_REFRESH_S,
+                        "at most 24 hours (0 reads the inventory every run)")
     return Account(key_id or None, secret or None, token or None, parse_endpoints(account.get("aliyun_endpoint")),
-                   source, regions, window)
+                   source, regions, window, refresh)
+
+
+def _duration(account, key, default, low, high, bounds):
+    """A duration of the account in seconds (``"30m"``), ``default`` when absent; AccountError naming the key."""
+    if account.get(key) in (None, ""):
+        return default
+    try:
+        seconds = configs.duration_seconds(account[key])
+    except ValueError as exc:
+        raise AccountError("account.%s: %s" % (key, exc))
+    if seconds < low or (high is not None and seconds > high):
+        raise AccountError("account.%s: expected %s, got %r" % (key, bounds, account[key]))
+    return seconds
 
 
 def parse_endpoints(value):

@@ -1,4 +1,5 @@
-"""Spot price history: what to fetch, how cached history is merged, per-zone figures. Pure functions.
+"""The market's figures: price history (what to fetch, how cached history is merged, per-zone
+figures), a type's stock category in a zone, the top interruption bucket. Pure functions.
 
 The history of one (region, instance type, OS) is fetched with one ``DescribeSpotPriceHistory``
 chain for every zone at once and kept in the state store as::
@@ -133,3 +134,34 @@ def fresh(entry, now_ms, ttl_ms):
     """True when a cached ``{"fetched_ms": ...}`` entry is younger than ``ttl_ms``."""
     return isinstance(entry, dict) and isinstance(entry.get("fetched_ms"), (int, float)) \
         and 0 <= now_ms - entry["fetched_ms"] < ttl_ms
+
+
+# -- stock and interruption -----------------------------------------------------------------------
+
+TOP_BUCKET = "10-100%"
+TOP_BUCKET_RATE = 10.0
+SOLD_OUT = ("WithoutStock", "ClosedWithoutStock")
+LOW_STOCK = ("ClosedWithStock",)
+
+
+def stock_of(stock, zone, instance_type):
+    """The stock category of a type in a zone: a StatusCategory, ``NotListed``, or None (unknown)."""
+    if not stock:
+        return None
+    types = (stock.get("types") or {}).get(zone)
+    if types is None:
+        return "NotListed" if stock.get("zones") is not None else None
+    if instance_type in types:
+        return types[instance_type]
+    if not types:                           # a sold-out zone can come back with an empty list
+        return (stock.get("zones") or {}).get(zone) or "NotListed"
+    return "NotListed"
+
+
+def top_bucket(figures):
+    if not figures:
+        return False
+    if figures.get("desc") == TOP_BUCKET:
+        return True
+    rate = figures.get("rate")
+    return rate is not None and rate >= TOP_BUCKET_RATE

@@ -11,7 +11,7 @@ the documented sections of the inspection (事件概览, 抢占式实例详情, 
 MACROS = u"""
 {%- macro price(value) -%}{{ value|num(4) }}{%- endmacro -%}
 {%- macro share(value) -%}{% if value is none %}-{% else %}{{ value|pct(1) }}（{{ (value * 10)|num(1) }}折）{% endif %}{%- endmacro -%}
-{%- macro left(seconds) -%}{% if seconds is none %}-{% elif seconds >= 0 %}{{ seconds|duration }}{% else %}已超过 {{ (0 - seconds)|duration }} / overdue by {{ (0 - seconds)|duration }}{% endif %}{%- endmacro -%}
+{%- macro left(seconds, now) -%}{% if seconds is none %}-{% elif seconds >= 0 %}{{ seconds|duration }}{% else %}已超过 {{ (0 - seconds)|duration }} / overdue by {{ (0 - seconds)|duration }}{% endif %}（截至 / as of {{ now|time }}）{%- endmacro -%}
 {%- macro rate(desc, value) -%}{% if desc %}{{ desc|md }}{% endif %}{% if value is not none %}{{ " " if desc else "" }}({{ value|num(1) }}%){% endif %}{% if not desc and value is none %}-{% endif %}{%- endmacro -%}
 {%- macro reason(f, cur) -%}
 {%- set x = f.facts -%}
@@ -31,20 +31,22 @@ MACROS = u"""
 当前价格 {{ price(x.price) }} 为按量价格 {{ price(x.origin) }} 的 {{ share(x.share) }}，高于可接受折扣 {{ share(x.accepted) }} / The spot price {{ price(x.price) }} {{ cur|md }}/h is {{ x.share|pct(1) }} of the pay-as-you-go price {{ price(x.origin) }}, above the accepted {{ x.accepted|pct(1) }}.
 {%- endif -%}
 {%- endmacro -%}
-{%- macro deadline(x) -%}
+{%- macro deadline(x, now) -%}
 {%- if x.deadline_kind == "notice" -%}
-预计释放时间 / Release at: **{{ x.deadline_ms|time }}**（中断通知 {{ x.notice_ms|time }} + 5 分钟 / notice + 5 min），剩余 / time left: **{{ left(x.left_s) }}**
+预计释放时间 / Release at: **{{ x.deadline_ms|time }}**（中断通知 {{ x.notice_ms|time }} + 5 分钟 / notice + 5 min），剩余 / time left: **{{ left(x.left_s, now) }}**
 {%- else -%}
-未获取到中断通知时间（{% if x.events_ok %}云监控没有该实例的中断事件{% else %}云监控事件不可用{% endif %}）；首次发现回收于 {{ x.first_seen_ms|time }}，释放最迟约在 **{{ x.deadline_ms|time }}**，剩余不超过 **{{ left(x.left_s) }}** / The notice time is unknown ({% if x.events_ok %}no CloudMonitor event for it{% else %}CloudMonitor events unavailable{% endif %}); the release was first seen at {{ x.first_seen_ms|time }}, so it is due by about {{ x.deadline_ms|time }} (at most {{ left(x.left_s) }} left).
+未获取到中断通知时间（{% if x.events_ok %}云监控没有该实例的中断事件{% else %}云监控事件不可用{% endif %}）；首次发现回收于 {{ x.first_seen_ms|time }}，释放最迟约在 **{{ x.deadline_ms|time }}**，剩余不超过 **{{ left(x.left_s, now) }}** / The notice time is unknown ({% if x.events_ok %}no CloudMonitor event for it{% else %}CloudMonitor events unavailable{% endif %}); the release was first seen at {{ x.first_seen_ms|time }}, so it is due by about {{ x.deadline_ms|time }} (at most {{ left(x.left_s, now) }} left).
 {%- endif -%}
 {%- endmacro -%}
-{%- macro advice_item(a, cur) -%}
+{%- macro advice_item(a, cur, now) -%}
 {%- if a.code == "drain" and a.urgent -%}
-**立即排空该 Kubernetes 节点**（识别依据：{{ a.why|md }}）：{{ "kubectl cordon %s && kubectl drain %s --ignore-daemonsets --delete-emptydir-data"|format(a.node or "<node>", a.node or "<node>")|code }}，剩余约 {{ left(a.left_s) }} / Drain this Kubernetes node now{% if not a.node %} (ACK names nodes `<region>.<private IP>`){% endif %}.
+**立即排空该 Kubernetes 节点**（识别依据：{{ a.why|md }}）：{{ "kubectl cordon %s && kubectl drain %s --ignore-daemonsets --delete-emptydir-data"|format(a.node or "<node>", a.node or "<node>")|code }}，剩余约 {{ left(a.left_s, now) }} / Drain this Kubernetes node now{% if not a.node %} (ACK names nodes `<region>.<private IP>`){% endif %}.
 {%- elif a.code == "drain" -%}
 该实例是 Kubernetes 节点（{{ a.why|md }}）：提前排空 {{ (a.node or "<node>")|code }}，并确认节点池可在其他可用区或规格补充节点 / It is a Kubernetes node: cordon and drain it ahead of time, and let its node pool add nodes in other zones or types.
 {%- elif a.code == "save_now" -%}
-**立即保存数据、切走流量**：实例约 {{ left(a.left_s) }} 后释放 / **Save data and move traffic off now**: it is released in about {{ left(a.left_s) }}.
+**立即保存数据、切走流量**：实例约 {{ left(a.left_s, now) }} 后释放 / **Save data and move traffic off now**: it is released in about {{ left(a.left_s, now) }}.
+{%- elif a.code == "act_now" -%}
+**现在就处理这台正在运行的实例**：保护期已过，出价 {{ price(a.limit) }} 低于市场价 {{ price(a.price) }}，下一次价格检查就会回收它，只有约 5 分钟通知。现在就保存数据、把流量从它上面切走{% if a.node %}（先排空节点 {{ a.node|code }}）{% endif %}；运行中实例的出价和计费方式都无法修改，要保住这份容量，现在就启动替代实例：按量付费，或抢占式出价不低于 **{{ price(a.at_least) }}**（或 SpotAsPriceGo）/ **Act on this running instance now**: past its protection period its bid {{ price(a.limit) }} is below the market price {{ price(a.price) }} {{ cur|md }}/h, so the next price check reclaims it with only about 5 minutes' notice. Save its data and move traffic off it now{% if a.node %} (drain the node {{ a.node|code }} first){% endif %}; a running instance's bid and billing cannot be changed, so to keep the capacity start a replacement now: pay-as-you-go, or spot bidding at least **{{ price(a.at_least) }}** (or SpotAsPriceGo).
 {%- elif a.code == "raise_limit" -%}
 为新实例（启动模板、伸缩组、节点池）把 SpotPriceLimit 提高到至少 **{{ price(a.at_least) }}**（当前价格 {{ price(a.price) }} + {{ a.margin|pct(0) }}，现出价 {{ price(a.limit) }}）{% if a.safe %}；{{ price(a.safe) }} 可覆盖近 {{ a.days }} 天的最高价{% endif %} / Set SpotPriceLimit of new instances (launch template, scaling group, node pool) to at least **{{ price(a.at_least) }}** {{ cur|md }}/h (market {{ price(a.price) }} + {{ a.margin|pct(0) }}; the bid is {{ price(a.limit) }}){% if a.safe %}; {{ price(a.safe) }} would have survived the highest price of the last {{ a.days }} days{% endif %}.
 {%- if a.over_payg %} 该出价已不低于按量价格 {{ price(a.origin) }}，建议直接使用 SpotAsPriceGo / That is not below the pay-as-you-go price {{ price(a.origin) }}: use SpotAsPriceGo instead.{% endif %}
@@ -54,8 +56,9 @@ MACROS = u"""
 迁移到可用区 **{{ a.zone|md }}**：价格 {{ price(a.price) }}（{{ share(a.share) }}）{% if a.saving is not none and a.saving > 0 %}，比当前可用区便宜 {{ a.saving|pct(1) }}{% endif %}，库存 {{ stock_label(a.stock) }}，30 天中断率 {{ rate(a.desc, a.rate) }}；交换机属于可用区，需在 {{ a.zone|md }} 有 vSwitch / Move to zone **{{ a.zone|md }}**: {{ price(a.price) }} {{ cur|md }}/h{% if a.saving is not none and a.saving > 0 %}, {{ a.saving|pct(1) }} cheaper{% endif %}, stock {{ stock_label(a.stock) }}, interruption {{ rate(a.desc, a.rate) }}; it needs a vSwitch in {{ a.zone|md }}.
 {%- elif a.code == "spread_types" -%}
 分散到相同规格（{{ a.cpu }} vCPU / {{ a.memory|num(1) }} GiB）的其他实例类型 / Spread across types with the same vCPUs and memory:
+
 {% for t in a.types %}
-   - {{ t.type|code }}：{{ t.zone|md }}，30 天中断率 / interruption {{ rate(t.desc, t.rate) }}{% if t.discount is not none %}，平均价格为按量的 / average {{ t.discount|num(0) }}% of PAYG{% endif %}
+    - {{ t.type|code }}：{{ t.zone|md }}，30 天中断率 / interruption {{ rate(t.desc, t.rate) }}{% if t.discount is not none %}，平均价格为按量的 / average {{ t.discount|num(0) }}% of PAYG{% endif %}
 
 {% endfor %}
 {%- elif a.code == "stop_behavior" -%}
@@ -121,7 +124,7 @@ INSTANCE = MACROS + u"""
 {% endfor %}
 {% if recycling %}
 
-{{ deadline(recycling) }}
+{{ deadline(recycling, now_ms) }}
 {% endif %}
 
 ## 抢占式实例详情 (Instance details)
@@ -131,10 +134,16 @@ INSTANCE = MACROS + u"""
 ## 温馨建议 (Advice)
 
 {% for a in advice %}
-{{ loop.index }}. {{ advice_item(a, currency) }}
+{{ loop.index }}. {{ advice_item(a, currency, now_ms) }}
 {% else %}
 暂无建议 / No advice.
 {% endfor %}
+{% if actions_table %}
+
+## 自动处置 (Actions)
+
+{{ actions_table }}
+{% endif %}
 """ + NOTES
 
 RECOVERED = MACROS + u"""
@@ -164,7 +173,7 @@ RECOVERED = MACROS + u"""
 ## 温馨建议 (Advice)
 
 {% for a in advice %}
-{{ loop.index }}. {{ advice_item(a, currency) }}
+{{ loop.index }}. {{ advice_item(a, currency, now_ms) }}
 {% endfor %}
 {% endif %}
 """ + NOTES
@@ -187,7 +196,7 @@ GROUP = MACROS + u"""
 ## 温馨建议 (Advice)
 
 {% for a in advice %}
-{{ loop.index }}. {{ advice_item(a, currency) }}
+{{ loop.index }}. {{ advice_item(a, currency, now_ms) }}
 {% else %}
 暂无建议 / No advice.
 {% endfor %}

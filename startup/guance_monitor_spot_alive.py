@@ -37,6 +37,7 @@ def run(configs=None):
             price_margin：出价余量告警阈值（可选，默认 "10%"）
             history_days：历史价格天数（可选，默认 7，最多 30）
             group_threshold：同一地域同一规格受影响实例超过该数量时合并为一条事件（可选，默认 5）
+            no_data_runs：连续多少次运行没有 CO::aliyun_ecs 对象或抢占式实例时发出无数据告警（可选，默认 3，0 为关闭）
         示例：[{"instance_type": "ecs.g7.*", "spot_with_price_limit": "30%"}, {"instance_type": "ecs.c7.large"}]
     en:
       title: Alibaba Cloud Spot Instance Survival
@@ -50,6 +51,7 @@ def run(configs=None):
             price_margin: warn when the bid is less than this above the market price (optional, default "10%")
             history_days: days of price history (optional, default 7, at most 30)
             group_threshold: more affected instances of one region and type than this make one grouped event (optional, default 5)
+            no_data_runs: runs in a row without CO::aliyun_ecs objects or spot instances before a no-data warning (optional, default 3, 0 = off)
         Example: [{"instance_type": "ecs.g7.*", "spot_with_price_limit": "30%"}, {"instance_type": "ecs.c7.large"}]
     """
     checkers = [

@@ -117,3 +117,18 @@ def test_an_ordinary_run_makes_one_registration_request(make_sandbox, tmp_path):
     second = [c["action"] for c in sandbox.calls if c["run"] == 1]
     # the rule (one list), the events (one execute); the workspace is cached
     assert second == [LIST, EXECUTE]
+
+
+def test_a_host_clock_ahead_of_guances_does_not_make_a_stored_event_go_twice(make_sandbox, tmp_path):
+    """Guance dates an event by its own clock: the look-up spans well beyond the host's idea of the send time."""
+    sandbox = make_sandbox(scenario([{"service": "guance", "action": EXECUTE, "drop_after_handling": True,
+                                      "times": 1}]))
+    path = write_startup(tmp_path, sandbox)
+    for index in (0, 1):
+        sandbox.set_run(index)
+        sandbox.set_now(clock.to_ms(sandbox.scenario.runs[index]) - 5 * 60 * 1000)   # Guance 5 minutes behind
+        with clock.frozen(sandbox.scenario.runs[index]):
+            run_cli(path, tmp_path)
+    assert [c["run"] for c in sandbox.calls_of("guance", QUERY)] == [1]
+    ids = [e["df_event_id"] for e in sandbox.events]
+    assert len(ids) == len(set(ids)) == 2

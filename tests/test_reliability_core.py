@@ -18,6 +18,7 @@ RUNS = ["2026-11-20T08:00:00Z", "2026-11-20T08:02:00Z", "2026-11-20T08:04:00Z", 
 
 CHECKERS = u'''
 import time as _time
+import guance_monitor__clock as _clock
 from guance_monitor__checker import Checker
 
 
@@ -34,6 +35,15 @@ class Slow(Checker):
     def inspect(self, ctx):
         _time.sleep(%(slow_s)s)
         return [{"title": "slow: done", "status": "warning", "message": "m", "dimension_tags": {"c": "slow"}}]
+
+
+class Patient(Checker):
+    """Reports after waiting 70 s on the run's clock, as a run kept waiting by the request pacer does."""
+    name = "patient"
+
+    def inspect(self, ctx):
+        _clock.sleep(70)
+        return [{"title": "patient: critical", "status": "critical", "message": "m", "dimension_tags": {"c": "p"}}]
 
 
 class Flip(Checker):
@@ -135,6 +145,20 @@ def test_a_hanging_guance_cannot_make_the_run_overrun_and_nothing_is_lost_or_dou
     assert len(set(e["df_event_id"] for e in sandbox.events)) == 2
 
 
+def test_a_send_that_broke_late_in_a_run_is_found_in_guance_not_sent_twice(make_sandbox, make_runtime):
+    """Found by the fault benchmark (seed 11, fault rate 0.5): a pod run kept waiting over a minute by the
+    request pacer sent its events; the connection broke after Guance stored them; the look-up missed them and
+    they were stored twice. The sandbox dated a stored event at the start of the run, not when it arrived."""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": EXECUTE, "drop_after_handling": True, "runs": [0]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Patient"], timeout=300)
+    for index in range(len(RUNS)):
+        run_at(runtime, sandbox, index)
+    ids = [e["df_event_id"] for e in sandbox.events]
+    assert len(ids) == len(RUNS) == len(set(ids))
+    assert [c["run"] for c in sandbox.calls_of("guance", "/api/v1/df/query_data_v1")] == [1]    # looked up once
+
+
 # -- 3 and 4. Odd answers after Guance took the events ------------------------------------------------
 
 def flip_runs(sandbox, runtime, plan):
@@ -160,19 +184,37 @@ def test_an_unexpected_content_shape_after_guance_accepted_commits_the_state(mak
     assert titles(sandbox) == ["flip critical (new)"]          # not reported again as new
 
 
+def test_without_our_ids_a_stored_event_is_found_by_its_title_and_an_older_same_title_is_not_it(
+        make_sandbox, make_runtime):
+    """Guance keeping its own ids: the look-up matches title and status, but only near the send — the same
+    alert's title from an earlier episode must not make a send that never arrived look delivered."""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"guance": {"keeps_event_id": False}, "faults": [
+        {"service": "guance", "action": EXECUTE, "drop_after_handling": True, "runs": [0]},
+        {"service": "guance", "action": EXECUTE, "drop": True, "runs": [2]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"})
+    flip_runs(sandbox, runtime, [(0, "on"), (1, "off"), (2, "on"), (3, "on")])
+    # run 0's critical arrived (found by title on run 1, not sent again); run 2's did not (sent on run 3)
+    assert titles(sandbox) == ["flip critical (new)", "flip ok (recovered)", "flip critical (new)"]
+    assert [e["run"] for e in sandbox.events] == [0, 1, 3]
+
+
 # -- 5. Overlapping runs ----------------------------------------------------------------------------
 
-def test_an_overlapping_run_waits_then_skips_and_nothing_is_reported_twice(make_sandbox, make_runtime):
+def test_an_overlapping_run_waits_then_skips_and_nothing_is_reported_twice(make_sandbox, make_runtime, tmp_path):
     sandbox = make_sandbox({"runs": RUNS})
-    runtime = runtime_for(sandbox, make_runtime, ["Slow", "Fast"], timeout=20, slow_s=3)
+    runtime = runtime_for(sandbox, make_runtime, ["Slow", "Fast"], timeout=20, slow_s=3,
+                          state_dir=str(tmp_path / "overlap"))
     sandbox.set_run(0)
     with clock.frozen(sandbox.scenario.runs[0]):
         first = threading.Thread(target=runtime.run, args=("startup__reliability.run",))
         first.start()
-        time.sleep(0.5)                                  # the first run holds the lock, its Slow checker sleeping
+        waited = time.monotonic() + 20                   # until the first run holds the lock (its Slow checker sleeps)
+        while not any(key.endswith(":lock") for key in store_keys(str(tmp_path / "overlap" / "func"))):
+            assert time.monotonic() < waited and first.is_alive(), "the first run never took the lock"
+            time.sleep(0.05)
         second = runtime.run("startup__reliability.run")   # a manual run during the cron run
         first.join(30)
-    assert second.ok and second.value is None
+    assert second.ok and second.value is None, second.error
     assert any("another run of 'Reliability' is in progress" in line and "skipped" in line for line in runtime.lines)
     assert sorted(titles(sandbox)) == ["fast: critical", "slow: done"]
 
@@ -229,6 +271,22 @@ def test_alert_state_of_the_wrong_shape_is_dropped_with_one_warning(make_sandbox
     assert [t for t in titles(sandbox, run=2) if t.startswith("flip")] == []      # ... once
 
 
+def test_an_alert_that_cleared_while_its_state_was_unreadable_gets_no_ok_and_the_warning_says_so(
+        make_sandbox, make_runtime, tmp_path):
+    """Found by the fault benchmark (seed 2, garbage in the pod alert state on the run its ok was due): the
+    state that knew the alert was open is gone, so no ok can follow; the warning tells the user where to look."""
+    sandbox = make_sandbox({"runs": RUNS})
+    runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"}, state_dir=str(tmp_path / "fs"))
+    runtime.state_dir_path = str(tmp_path / "fs" / "func")
+    run_at(runtime, sandbox, 0)
+    corrupt(runtime, "garbage{")
+    runtime.env["FLIP"] = "off"
+    run_at(runtime, sandbox, 1)
+    assert [e["status"] for e in sandbox.events] == ["critical", "warning"]
+    assert "one that cleared meanwhile gets no ok event" in sandbox.events[1]["message"]
+    assert u"不会再收到 ok 事件" in sandbox.events[1]["message"]
+
+
 def test_unreadable_alert_state_is_reported_not_silently_resent(make_sandbox, make_runtime, tmp_path):
     sandbox = make_sandbox({"runs": RUNS})
     runtime = runtime_for(sandbox, make_runtime, ["Flip"], env={"FLIP": "on"}, state_dir=str(tmp_path / "fs"))
@@ -239,6 +297,26 @@ def test_unreadable_alert_state_is_reported_not_silently_resent(make_sandbox, ma
     events = [e for e in sandbox.events if e["run"] == 1]
     assert [e["status"] for e in events] == ["critical", "warning"]
     assert u"alert state was unreadable" in events[1]["title"] and "could not be read" in events[1]["message"]
+
+
+# -- 7. Answers without their list ---------------------------------------------------------------------
+
+def test_a_dql_answer_without_its_data_is_asked_again(make_sandbox):
+    """Found by the fault benchmark (seed 3, ``content.data`` stripped from one ``kube_pod`` page): the whole
+    pod-restart run failed on one odd answer. A query is safe to send again, so it is retried."""
+    from guance_monitor import dql
+    from guance_monitor import openapi
+
+    points = [{"measurement": "app", "time": "2026-11-20T07:5%d:00Z" % i, "fields": {"n": i}} for i in range(3)]
+    sandbox = make_sandbox({"runs": RUNS, "guance": {"points": {"logging": points}}, "sandbox": {"faults": [
+        {"service": "guance", "action": "/api/v1/df/query_data_v1", "strip": ["content.data"], "times": 1}]}})
+    sandbox.set_run(0)
+    account = account_for(sandbox)
+    api = openapi.GuanceOpenAPI(account["api_key_id"], account["api_key"], account["guance_node"])
+    with clock.frozen(RUNS[0]):
+        rows = dql.DQLClient(api).rows("L::`app`:(`n`)", clock.now_ms() - 3600000, clock.now_ms(), paging="rows")
+    assert sorted(r["n"] for r in rows) == [0, 1, 2] and rows.complete
+    assert [c.get("fault") for c in sandbox.calls_of("guance", "/api/v1/df/query_data_v1")][:2] == ["strip", None]
 
 
 # -- 8. Inputs without limits ------------------------------------------------------------------------
@@ -290,6 +368,36 @@ def test_a_registration_outage_runs_with_the_last_known_rule(make_sandbox, make_
     assert any("running with the inspection's last known settings" in line for line in runtime.lines)
     rule_uuid = list(sandbox.service("guance").rules)[0]
     assert all(e["df_monitor_checker_id"] == rule_uuid for e in sandbox.events)
+
+
+def test_a_list_answer_without_its_rules_is_not_a_missing_inspection(make_sandbox, make_runtime):
+    """Found by the fault benchmark (seed 1, a ``content.data`` stripped from ``list``): the run created the
+    inspection again, Guance refused the duplicate refKey and the run failed."""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": LIST, "strip": ["content.data"], "runs": [1]}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Fast"])
+    run_at(runtime, sandbox, 0)
+    result = run_at(runtime, sandbox, 1)
+    assert result.ok, result.error
+    assert sandbox.calls_of("guance", "/api/v1/self_built_checker/create") == [
+        c for c in sandbox.calls_of("guance", "/api/v1/self_built_checker/create") if c["run"] == 0]
+    assert titles(sandbox, run=1) == ["fast: critical"]
+    assert any("running with the inspection's last known settings" in line for line in runtime.lines)
+
+
+def test_two_first_runs_at_once_do_not_fail_on_each_others_registration(make_sandbox, make_runtime):
+    """Two first runs at once (a manual run during the first cron run): both see no inspection, the second
+    ``create`` is refused as a duplicate refKey; the run reads the rule the other one created and goes on.
+    (Played here by a ``list`` answering an empty list once, after the rule was created.)"""
+    sandbox = make_sandbox({"runs": RUNS, "sandbox": {"faults": [
+        {"service": "guance", "action": LIST, "json": {"code": 200, "success": True, "content": {"data": []}},
+         "runs": [1], "times": 1}]}})
+    runtime = runtime_for(sandbox, make_runtime, ["Fast"])
+    run_at(runtime, sandbox, 0)
+    result = run_at(runtime, sandbox, 1)
+    assert result.ok, result.error
+    assert [c["status"] for c in sandbox.calls_of("guance", "/api/v1/self_built_checker/create")] == [200, 400]
+    assert titles(sandbox, run=1) == ["fast: critical"] and len(sandbox.service("guance").rules) == 1
 
 
 def test_a_rule_disabled_in_studio_stays_disabled_during_an_outage(make_sandbox, make_runtime):

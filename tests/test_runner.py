@@ -119,3 +119,29 @@ def test_a_debug_run_keeps_no_state():
     checker.commit()  # what a normal run does after reporting
     assert store.get("check:remembers:r:history") == [1, 2, 3]
     assert "pod-a" in store.get("check:remembers:r:alerts:alerts")
+
+
+def test_the_runners_own_alert_state_unreadable_is_said_too(make_sandbox, make_runtime, tmp_path):
+    """Found by the fault benchmark (garbage in the Runner's configs state while its warning was open): the
+    warning never got its ok and nothing said why."""
+    import json
+    import os
+
+    from guance_monitor import state
+
+    sandbox = make_sandbox({"runs": ["2026-11-20T08:00:00Z", "2026-11-20T08:05:00Z"]})
+    runtime = runtime_for(sandbox, make_runtime)
+    run(runtime, sandbox, 0, configs='[{"namespace": 5}]')
+    store = state.FileStore(str(tmp_path / "func-state" / "func"))
+    keys = []
+    for root, _, files in os.walk(store.directory):
+        for name in files:
+            if name.endswith(".json"):
+                with open(os.path.join(root, name), encoding="utf-8") as handle:
+                    keys.append(json.load(handle)["key"])
+    [key] = [k for k in keys if k.endswith(":configs:alerts")]
+    store.set(key, "{garbage")
+    run(runtime, sandbox, 1, configs='[{"namespace": "shop"}]')
+    warnings = [e for e in sandbox.events if e["run"] == 1 and e["dimension_tags"].get("problem") == "state"]
+    assert len(warnings) == 1 and warnings[0]["dimension_tags"]["check"] == "needs-namespace"
+    assert "the alert state could not be read" in warnings[0]["message"]

@@ -213,3 +213,24 @@ def test_the_scenario_seed_reaches_the_plan():
     same = FaultPlan(data["sandbox"]["faults"], seed=5)
     assert [bool(box.faults.pick("ecs", HZ, HZ, 0)) for _ in range(30)] == \
         [bool(same.pick("ecs", HZ, HZ, 0)) for _ in range(30)]
+
+
+def test_a_client_gone_before_its_answer_is_not_a_server_error(capsys):
+    """A client that timed out (a ``latency_ms`` fault) closes its end; the server's write fails quietly."""
+    from guance_monitor_local.sandbox import http
+
+    server = http.SandboxHTTPServer(("127.0.0.1", 0), lambda request: None)
+    try:
+        for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise error
+            except OSError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a sandbox bug")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert "ValueError: a sandbox bug" in capsys.readouterr().err
+    finally:
+        server.server_close()

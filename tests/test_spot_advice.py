@@ -48,7 +48,11 @@ def test_bid_below_market_advice_is_ranked_with_numbers():
                  {"type": "ecs.g8i.large", "zone": "j", "rate": 0.9, "desc": "0-3%", "discount": 16},
                  {"type": "ecs.g7.large", "zone": "j", "rate": 1.5, "desc": "0-3%", "discount": 15}]
     items = advice.recommend(inst, evaluate(inst, market), market, same_spec, SETTINGS)
-    assert [a["code"] for a in items] == ["raise_limit", "as_price_go", "move_zone", "spread_types", "stop_behavior"]
+    # first what to do now about the running instance (its bid cannot be raised), then for its replacement
+    assert [a["code"] for a in items] == ["act_now", "raise_limit", "as_price_go", "move_zone", "spread_types",
+                                          "stop_behavior"]
+    assert items[0] == {"code": "act_now", "rank": 0, "limit": 0.12, "price": 0.14, "at_least": 0.154, "node": None}
+    items = items[1:]
     raise_limit = items[0]
     assert raise_limit["at_least"] == 0.154 and raise_limit["price"] == 0.14      # 0.14 * 1.1 rounded up
     assert raise_limit["safe"] == 0.17 and not raise_limit["over_payg"]          # 7-day max 0.154 * 1.1
@@ -85,7 +89,7 @@ def test_too_expensive_only_suggests_a_cheaper_zone():
     market = three_zones()
     market["advice"]["h"] = {"rate": 2.0, "desc": "0-3%"}
     evaluation = rules.evaluate(inst, market, signals(), dict(SETTINGS, discount=0.2), NOW)
-    assert [f["code"] for f in evaluation["findings"]] == ["too_expensive"]
+    assert [f["code"] for f in evaluation.findings] == ["too_expensive"]
     items = advice.recommend(inst, evaluation, market, [], SETTINGS)
     assert [a["code"] for a in items] == ["move_zone"] and items[0]["zone"] == "j"
 

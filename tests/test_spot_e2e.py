@@ -131,7 +131,9 @@ def test_hangzhou_fleet_run_by_run(spot):
                                           "instance_type": "ecs.g7.large", "instance_id": RECYCLED}
     text = critical["message"]
     assert u"预计释放时间 / Release at: **2026-11-20 16:03:30 (UTC+8)**" in text       # notice 07:58:30Z + 5 min
-    assert u"time left: **3m 30s**" in text
+    assert u"time left: **3m 30s（截至 / as of 2026-11-20 16:00:00 (UTC+8)）**" in text   # as of the run
+    assert critical["title"].endswith(u" — 释放时间 / release at 2026-11-20 16:03:30 (UTC+8)（另有 4 个原因 / +4 more "
+                                      u"reasons）")
     assert "kubectl cordon cn-hangzhou.10.0.1.23 && kubectl drain cn-hangzhou.10.0.1.23" in text
     assert u"| ack-node\\|web-01 |" in text                                          # the name, escaped
     for heading in (u"## 事件概览", u"## 抢占式实例详情", u"## 抢占式实例类型价格", u"## 抢占式实例类型历史价格",
@@ -170,7 +172,8 @@ def test_calls_per_run_follow_pairs_and_caches(spot):
     listings = [len(run.calls("DescribeInstances", i)) for i in range(5)]
     # the Recycling listing; from 08:06 a look-up: is the instance the integration still shows locked gone?
     assert listings == [1, 1, 1, 2, 2]
-    assert [len(run.calls("/api/v1/df/query_data_v1", i)) for i in range(5)] == [1] * 5
+    # the inventory is read from Guance once and reused for 30 minutes (account inventory_refresh)
+    assert [len(run.calls("/api/v1/df/query_data_v1", i)) for i in range(5)] == [1, 0, 0, 0, 0]
 
 
 def grow(data, copies):

@@ -136,3 +136,21 @@ def test_account_keys_and_secret_registration():
         assert text in str(caught.value)
     empty = options.parse_account({"aliyun_access_key_id": "", "aliyun_access_key_secret": "", "aliyun_endpoint": ""})
     assert empty.access_key_id is None and empty.endpoints == {} and empty.instance_source == "guance"
+
+
+def test_inventory_refresh_and_no_data_runs():
+    assert options.parse_account({}).inventory_refresh_s == 30 * 60
+    assert options.parse_account({"inventory_refresh": "10m"}).inventory_refresh_s == 600
+    assert options.parse_account({"inventory_refresh": 0}).inventory_refresh_s == 0      # every run
+    with pytest.raises(options.AccountError) as error:
+        options.parse_account({"inventory_refresh": "2d"})
+    assert str(error.value) == ("account.inventory_refresh: expected at most 24 hours (0 reads the inventory every "
+                                "run), got '2d'")
+    with pytest.raises(options.AccountError) as error:
+        options.parse_account({"object_window": "30s"})
+    assert str(error.value) == "account.object_window: expected at least 1 minute, got '30s'"
+    entries = options.SCHEMA.parse([{"instance_type": "ecs.g7.*"}, {"no_data_runs": 5}, {"no_data_runs": 1}])
+    assert options.Selection(entries).no_data_runs() == 5 and options.Selection([]).no_data_runs() == 3
+    with pytest.raises(configs.ConfigError) as error:
+        options.SCHEMA.parse([{"no_data_runs": -1}])
+    assert str(error.value).startswith("configs[0].no_data_runs:")

@@ -28,7 +28,8 @@ Not promised by any document, so not done: de-duplicating events by ``df_event_i
 every accepted event is stored, twice if sent twice. Stored events are also points of
 ``E::`monitor``` (``df_event_id``, ``df_title``, ``df_status``, ``df_source``,
 ``df_monitor_checker_id``, ``df_monitor_ref_key``, ``df_dimension_tags`` and each
-dimension tag), queryable by DQL once ``event_visible_after_s`` has passed.
+dimension tag), dated when they arrived on the sandbox's running clock (the held run time
+plus what was slept since), queryable by DQL once ``event_visible_after_s`` has passed.
 
 Scenario settings, ``sandbox.guance`` (all optional): ``rate_limit``
 (``{"per_key": 20, "per_workspace": 200}``, or ``false``), ``create_answer`` /
@@ -364,7 +365,7 @@ class GuanceService:
                 event["check"] = rule.get("check") if rule else None
                 event["rule_uuid"] = rule["uuid"] if rule else None
                 event["run"] = self.sandbox.run_index
-                event["received_ms"] = self.sandbox.now_ms()
+                event["received_ms"] = self.sandbox.running_ms()     # when it arrived, as Guance dates it
                 self.events.append(event)
                 self.sandbox.event_received(event)
                 visible = self.sandbox.running_ms() + int(self.settings["event_visible_after_s"] * 1000)

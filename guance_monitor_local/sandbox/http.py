@@ -10,10 +10,12 @@ A *service* (Guance OpenAPI, ECS, CMS) is an object with:
   service's own error format (used for injected faults).
 
 The server asks each service in turn, applies the fault plan, dispatches, and
-appends ``{service, action, status, region, run}`` to the call log.
+appends ``{service, action, status, region, run}`` to the call log. A client that went away
+before its answer (it timed out) is not reported as a server error.
 """
 import json
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -56,6 +58,9 @@ class Response:
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
 class DropConnection(Exception):
     """Raised by the fault plan: close the socket without answering."""
 
@@ -68,6 +73,13 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, address, dispatcher):
         self.dispatcher = dispatcher
         ThreadingHTTPServer.__init__(self, address, _Handler)
+
+    def handle_error(self, request, client_address):
+        """A client that went away before its answer (it timed out, as clients do) is not a sandbox error:
+        nothing is printed. Anything else is, as ``socketserver`` does."""
+        if isinstance(sys.exc_info()[1], CLIENT_GONE):
+            return
+        ThreadingHTTPServer.handle_error(self, request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
