@@ -483,9 +483,10 @@ def assess(obs, scope_of, history, open_state=None):
         ns.partial = partial
         ns.figures = figures(ns.pods)
         asked = (ns.cluster, ns.namespace) in obs.history_asked or (None, ns.namespace) in obs.history_asked
+        per_window = max([p.get("samples") or 0 for p in ns.pods] or [0])
         ns.baseline_info = baselines.choose((history or {}).get(ns.key), (open_state or {}).get(ns.key),
                                             obs.history.get((ns.cluster, ns.namespace)), asked, history_whole,
-                                            ns.figures.population, end_ms)
+                                            ns.figures.population, per_window, end_ms)
     for cluster, namespace, problem in problems:
         ns = namespaces.get((cluster, namespace))
         if ns is not None:

@@ -7,8 +7,9 @@
 3. **guance** — otherwise Guance's own history (first run after install, state lost): the share of
    the namespace's (pod, 30-minute window) pairs whose restart counter rose over the
    ``HISTORY_WINDOWS`` windows before this one (``facts.HistoryShare``, one query for every such
-   namespace at once, counted on the server), when it covers at least ``MIN_POD_WINDOWS`` windows'
-   worth of the namespace's pods;
+   namespace at once, counted on the server), when its points amount to at least ``MIN_WINDOWS``
+   windows of the namespace's pods (``coverage``: points / (pods x points a pod has in this window),
+   whatever DataKit's interval; a namespace whose data began minutes before the window has none);
 4. **none** — no history anywhere: 0; **unknown** — Guance's history could not be read: 0, said so.
 
 The Guance share counts every pod of the namespace (Job pods included) and the restarts their
@@ -21,7 +22,7 @@ from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import facts
 
 HISTORY_WINDOWS = 8              # windows of Guance's history read (4 hours before the window)
-MIN_POD_WINDOWS = 2              # ... covering at least this many windows of the namespace's pods
+MIN_WINDOWS = 2                  # ... covering at least this many windows of the namespace's pods
 SOURCES = ("state", "alert", "guance", "none", "unknown")
 
 
@@ -39,12 +40,13 @@ def history_range(window):
     return window.start_ms - HISTORY_WINDOWS * facts.WINDOW_MS, window.start_ms - 1
 
 
-def choose(own, alert_entry, share, asked, readable, population, end_ms):
+def choose(own, alert_entry, share, asked, readable, population, per_window, end_ms):
     """The ``Baseline`` of a namespace.
 
     ``own``: its own history (``[[end_ms, ratio]]``); ``alert_entry``: its open alert or None;
     ``share``: its ``facts.HistoryShare`` or None; ``asked``: whether Guance's history was asked for it;
-    ``readable``: whether that answer was whole; ``population``: its pods counted now.
+    ``readable``: whether that answer was whole; ``population``: its pods counted now; ``per_window``: the
+    points its fullest pod has in this window (what one window of one pod amounts to).
     """
     value, windows = alert_state.baseline(own, end_ms)
     if windows:
@@ -59,9 +61,15 @@ def choose(own, alert_entry, share, asked, readable, population, end_ms):
         return Baseline()
     if not readable:
         return Baseline(source="unknown")
-    if share is not None and share.pod_windows >= MIN_POD_WINDOWS * max(population, 1):
+    if share is not None and share.pod_windows and coverage(share, population, per_window) >= MIN_WINDOWS:
         return Baseline(share.share, "guance", share=share)
     return Baseline(share=share)
+
+
+def coverage(share, population, per_window):
+    """How many windows of the namespace's pods Guance's history amounts to (its points over what one window of
+    all its pods has now)."""
+    return share.points / float(max(population, 1) * max(per_window, 1))
 
 
 def unsettled(pairs, history, open_keys, end_ms):
@@ -94,8 +102,9 @@ def text(baseline):
     if baseline.source == "unknown":
         return ("观测云历史读取失败，按 0 计 / Guance's history could not be read, taken as 0")
     if baseline.share is not None and baseline.share.pod_windows:
-        return ("历史不足（观测云中窗口前仅 %d 个 Pod·窗口），按 0 计 / too little history (%d pod-windows in Guance "
-                "before the window), taken as 0" % (baseline.share.pod_windows, baseline.share.pod_windows))
+        return ("观测云中窗口前的历史不足 %d 个窗口（%d 个点），按 0 计 / too little history in Guance before the window "
+                "(%d points, less than %d windows of the namespace's pods), taken as 0" % (
+                    MIN_WINDOWS, baseline.share.points, baseline.share.points, MIN_WINDOWS))
     return "巡检与观测云中都没有历史，按 0 计 / no history in the inspection or in Guance, taken as 0"
 
 

@@ -355,18 +355,22 @@ def history_shares(run, where, pairs):
     """(cluster, namespace) -> ``facts.HistoryShare``: Guance's history of the windows before this one, for the
     ``pairs`` (cluster or None, namespace), in one nested query counted on the server::
 
-        M::(M::`kube_pod`:(spread(`restarts`) AS `d`) {pairs} [start:end:30m] BY `cluster_name_k8s`, `namespace`,
-            `uid`):(count(`d`) AS `pods`) BY `cluster_name_k8s`, `namespace`, `d`
+        M::(M::`kube_pod`:(spread(`restarts`) AS `d`, count(`restarts`) AS `n`) {pairs} [start:end:30m]
+            BY `cluster_name_k8s`, `namespace`, `uid`):(count(`d`) AS `pods`, sum(`n`) AS `points`)
+            BY `cluster_name_k8s`, `namespace`, `d`
 
-    The inner query gives each pod's restarts in each 30-minute window; the outer counts the (pod, window)
-    pairs per namespace and per restart count (a handful of values), so the answer stays small.
+    The inner query gives each pod's restarts (and points) in each 30-minute window; the outer counts the
+    (pod, window) pairs and their points per namespace and per restart count (a handful of values), so the
+    answer stays small.
     """
     start_ms, end_ms = baseline.history_range(run.window)
-    inner = "M::%s:(spread(%s) AS %s) %s [%d:%d:%dm] BY %s" % (
-        dql.ident(POD_METRIC), dql.ident("restarts"), dql.ident("d"), dql.conditions(where, pair_condition(pairs)),
-        start_ms, end_ms, facts.WINDOW_MS // facts.MINUTE_MS, _columns((CLUSTER_TAG, "namespace", "uid")))
-    q = "M::(%s):(count(%s) AS %s) BY %s" % (inner, dql.ident("d"), dql.ident("pods"),
-                                             _columns((CLUSTER_TAG, "namespace", "d")))
+    inner = "M::%s:(spread(%s) AS %s, count(%s) AS %s) %s [%d:%d:%dm] BY %s" % (
+        dql.ident(POD_METRIC), dql.ident("restarts"), dql.ident("d"), dql.ident("restarts"), dql.ident("n"),
+        dql.conditions(where, pair_condition(pairs)), start_ms, end_ms, facts.WINDOW_MS // facts.MINUTE_MS,
+        _columns((CLUSTER_TAG, "namespace", "uid")))
+    q = "M::(%s):(count(%s) AS %s, sum(%s) AS %s) BY %s" % (
+        inner, dql.ident("d"), dql.ident("pods"), dql.ident("n"), dql.ident("points"),
+        _columns((CLUSTER_TAG, "namespace", "d")))
     listing = run.rows("baseline history", q, paging="series", wide=True, span=(start_ms, end_ms),
                        sorder_by=[(CLUSTER_TAG, "asc"), ("namespace", "asc"), ("d", "asc")])
     return facts.history_shares(listing, start_ms, end_ms)

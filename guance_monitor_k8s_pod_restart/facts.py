@@ -66,6 +66,7 @@ class HistoryShare:
     restarted: int = 0            # ... of which the pod's restart counter rose
     start_ms: int = 0             # the history looked at: [start_ms, end_ms)
     end_ms: int = 0
+    points: int = 0               # the kube_pod points behind the pairs (how much history there really is)
 
     @property
     def share(self):
@@ -268,7 +269,8 @@ def _count(value):
 
 
 def history_shares(rows, start_ms, end_ms):
-    """(cluster, namespace) -> ``HistoryShare`` from the baseline query's rows (one per pair and spread ``d``)."""
+    """(cluster, namespace) -> ``HistoryShare`` from the baseline query's rows (one per pair and spread ``d``,
+    with ``pods``: the (pod, window) pairs, and ``points``: their kube_pod points)."""
     out = {}
     for row in rows:
         key = (row.get("cluster_name_k8s") or "", row.get("namespace") or "")
@@ -277,8 +279,9 @@ def history_shares(rows, start_ms, end_ms):
             spread = float(row.get("d"))
         except (TypeError, ValueError):
             continue
-        share = out.setdefault(key, HistoryShare(key[0], key[1], 0, 0, start_ms, end_ms))
+        share = out.setdefault(key, HistoryShare(key[0], key[1], start_ms=start_ms, end_ms=end_ms))
         share.pod_windows += int(pods)
+        share.points += int(_count(row.get("points")))
         if spread > 0:
             share.restarted += int(pods)
     return out

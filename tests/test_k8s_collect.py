@@ -191,12 +191,13 @@ def test_the_baseline_history_is_one_query_for_every_namespace_without_a_baselin
     # one nested query for all 12 namespaces: a series per namespace and restart count (6 namespaces with restarts:
     # 0 and 2 a window); its short page confirmed once (the server's page size is not known yet)
     assert len(texts) == 2 and texts[0] == texts[1] and api.queries[1]["soffset"] == 18
-    assert texts[0].startswith("M::(M::`kube_pod`:(spread(`restarts`) AS `d`) {(`cluster_name_k8s` = 'c1' && "
-                               "`namespace` IN ['ns00', 'ns01', ")
-    assert "[%d:%d:30m] BY `cluster_name_k8s`, `namespace`, `uid`):(count(`d`) AS `pods`) BY `cluster_name_k8s`, " \
-           "`namespace`, `d`" % (START - 4 * 3600 * 1000, START - 1) in texts[0]
+    assert "{(`cluster_name_k8s` = 'c1' && `namespace` IN ['ns00', 'ns01', " in texts[0]
+    assert "[%d:%d:30m] BY `cluster_name_k8s`, `namespace`, `uid`):(count(`d`) AS `pods`, sum(`n`) AS `points`) " \
+           "BY `cluster_name_k8s`, `namespace`, `d`" % (START - 4 * 3600 * 1000, START - 1) in texts[0]
+    assert texts[0].startswith("M::(M::`kube_pod`:(spread(`restarts`) AS `d`, count(`restarts`) AS `n`) {")
     assert api.queries[0]["timeRange"] == [START - 4 * 3600 * 1000, START - 1]
-    assert (shares[("c1", "ns01")].pod_windows, shares[("c1", "ns01")].restarted) == (40, 16)
+    ns01 = shares[("c1", "ns01")]
+    assert (ns01.pod_windows, ns01.restarted, ns01.points) == (40, 16, 8 * 30 * 5)
     assert shares[("c1", "ns00")].share == 0.0 and len(shares) == 12
 
 

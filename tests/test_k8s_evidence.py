@@ -275,20 +275,22 @@ def test_restart_minutes_with_the_memory_last_seen_before():
 
 
 def test_history_shares_count_pod_windows_per_namespace():
-    rows = [{"cluster_name_k8s": "c1", "namespace": "ledger", "d": "0", "pods": 48},
-            {"cluster_name_k8s": "c1", "namespace": "ledger", "d": "2", "pods": 32},
-            {"cluster_name_k8s": "c1", "namespace": "web", "d": "0", "pods": 40},
-            {"cluster_name_k8s": "c1", "namespace": "odd", "d": None, "pods": 3}]
+    rows = [{"cluster_name_k8s": "c1", "namespace": "ledger", "d": "0", "pods": 48, "points": 1440},
+            {"cluster_name_k8s": "c1", "namespace": "ledger", "d": "2", "pods": 32, "points": 960},
+            {"cluster_name_k8s": "c1", "namespace": "web", "d": "0", "pods": 40, "points": 1200},
+            {"cluster_name_k8s": "c1", "namespace": "odd", "d": None, "pods": 3, "points": 90}]
     shares = facts.history_shares(rows, 1, 2)
-    assert (shares[("c1", "ledger")].pod_windows, shares[("c1", "ledger")].restarted) == (80, 32)
+    ledger = shares[("c1", "ledger")]
+    assert (ledger.pod_windows, ledger.restarted, ledger.points) == (80, 32, 2400)
     assert shares[("c1", "ledger")].share == pytest.approx(0.4) and shares[("c1", "web")].share == 0.0
     assert ("c1", "odd") not in shares
 
 
 # -- the baseline's source ------------------------------------------------------------------------------------
 
-def share(windows, restarted_windows):
-    return facts.HistoryShare("c1", "ledger", windows, restarted_windows, START - 4 * 3600 * 1000, START - 1)
+def share(windows, restarted_windows, points_per_window=31):
+    return facts.HistoryShare("c1", "ledger", windows, restarted_windows, START - 4 * 3600 * 1000, START - 1,
+                              points=windows * points_per_window)
 
 
 @pytest.mark.parametrize("own, alert, found, asked, readable, source, value", [
@@ -297,23 +299,24 @@ def share(windows, restarted_windows):
     ([], {"status": "critical", "info": {"ratio": 0.5}}, None, False, True, "alert", 0.0),   # released version's alert
     ([], None, share(80, 32), True, True, "guance", 0.4),
     ([], None, share(10, 10), True, True, "none", 0.0),                                    # too little history
+    ([], None, share(20, 8, points_per_window=5), True, True, "none", 0.0),   # two windows of a few minutes each
     ([], None, None, True, False, "unknown", 0.0),                                         # the query failed
     ([], None, None, False, True, "none", 0.0),
 ])
 def test_the_baseline_comes_from_the_state_an_open_alert_or_guance(own, alert, found, asked, readable, source, value):
-    chosen = baseline.choose(own, alert, found, asked, readable, 10, END)
+    chosen = baseline.choose(own, alert, found, asked, readable, 10, 31, END)
     assert (chosen.source, chosen.value) == (source, pytest.approx(value))
 
 
 def test_what_the_report_says_about_the_baseline():
-    assert baseline.text(baseline.choose([], None, share(80, 32), True, True, 10, END)) == (
+    assert baseline.text(baseline.choose([], None, share(80, 32), True, True, 10, 31, END)) == (
         "观测云历史：窗口前 4 小时内 80 个 Pod·窗口中 32 个有重启（kube_pod） / Guance's history: 32 of 80 pod-windows "
         "restarted in the 4 hours before the window (kube_pod)")
     assert "the baseline when the alert opened (观测云历史 / Guance's history)" in baseline.text(
         baseline.Baseline(0.4, "alert", opened_from="guance"))
     assert "could not be read" in baseline.text(baseline.Baseline(source="unknown"))
-    assert "too little history (10 pod-windows" in baseline.text(baseline.choose([], None, share(10, 1), True, True,
-                                                                                 10, END))
+    assert "too little history in Guance before the window (310 points, less than 2 windows" in baseline.text(
+        baseline.choose([], None, share(10, 1), True, True, 10, 31, END))
 
 
 def test_only_namespaces_without_a_baseline_of_their_own_ask_guance():
