@@ -2,45 +2,55 @@
 
 Per (cluster, namespace), over the last 30 minutes:
 
-    ratio = abnormal pods / pods in the population
+    ratio = abnormal pods / pods in the population     (every pod of the namespace hit in the window)
 
 - a pod is **restarted** when its ``restarts`` counter rose in the window (keyed
   by pod uid; a counter that goes down belongs to a new container, see
   ``restart_delta``);
 - a pod is **disrupted** when it was evicted, preempted, lost with its node or
   released as a spot instance in the window (events, ``Failed`` pod objects,
-  nodes that vanished), even though its replacement starts at 0;
+  nodes that vanished, ECS spot instances being reclaimed), even though its
+  replacement starts at 0;
 - the **population** is the pods seen in the window, minus those not counted:
   Job/CronJob pods, workloads excluded by configs, pods replaced by a rollout,
   pods deleted or replaced without a disruption, replacements of disrupted pods
   (the disrupted pod already stands for that slot) and pods that had failed
-  before the window. Restarts with exit code 0 and restarts caused by a node
-  reboot stay in the population but are not abnormal.
+  before the window. Restarts with exit code 0 and restarts caused by a true node
+  reboot (``nodes.reboots``: a new boot ID, the node registered anew) stay in the
+  population but are not abnormal. Restarts while the node was ``NotReady``,
+  under memory or disk pressure or out of memory are abnormal, with the node's
+  condition as their cause (``node_condition``).
 
-``assess(observation, scope_of, history)`` builds one ``Namespace`` per inspected
-(cluster, namespace) in one pass — pods categorised, causes attached
-(``causes``), ``Figures`` counted, the baseline read from ``history`` (never
-written here) — and ``judge`` gives its ``Verdict``: **fire** when the ratio
-reaches ``max(min_ratio, baseline x rise_factor)`` and the abnormal pods are
+``assess(observation, scope_of, history, open_state)`` builds one ``Namespace`` per
+inspected (cluster, namespace) in one pass — pods categorised, causes weighed
+(``causes.weigh`` with the node's OOM kills and conditions and the pod's memory),
+rollouts named (``rollouts.attribute``), ``Figures`` counted, the baseline chosen
+(``baseline.choose``: the inspection's history, an open alert's, Guance's history) —
+and ``judge`` gives its ``Verdict``: **fire** when the ratio reaches
+``max(min_ratio, baseline x rise_factor)`` and the abnormal pods are
 ``min_restarted_pods`` or more (or restarted ``min_restarts`` times or more);
-``severity`` grows with the ratio. The baseline is the median ratio of the
-namespace's recent clean windows (``alert_state.baseline``; ``decide`` adds
-this window's once the decision is made).
+``severity`` grows with the ratio.
 """
+import re
 from dataclasses import dataclass
 from dataclasses import field
 from typing import List
 from typing import Optional
 
+from guance_monitor import clock
+from guance_monitor import report
 from guance_monitor_k8s_pod_restart import alert_state
+from guance_monitor_k8s_pod_restart import baseline as baselines
 from guance_monitor_k8s_pod_restart import causes
 from guance_monitor_k8s_pod_restart import facts
+from guance_monitor_k8s_pod_restart import nodes as node_facts
+from guance_monitor_k8s_pod_restart import rollouts
 
 WINDOW_MS = facts.WINDOW_MS
 MAX_RESTARTS = 1000000           # a restart counter above this is not a counter
 ALIVE_SLACK_MS = 3 * 60 * 1000   # last point this close to the cluster's latest point: the pod is still there
 NEW_POD_SHARE = 0.8              # a live pod with fewer samples than this share of the fullest pod appeared
-REBOOT_MAX_RESTARTS = 2          # a node reboot restarts a pod's containers once (twice at most)
+REBOOT_MAX_RESTARTS = node_facts.REBOOT_MAX_RESTARTS
 
 SEVERITY_BANDS = ((0.5, "critical"), (0.25, "error"), (0.0, "warning"))
 
@@ -56,7 +66,8 @@ EXCLUSIONS = {
                     "replacement of a disrupted pod (counted once, with the pod it replaced)"),
     "failed_before": (False, "窗口开始前已失败", "had failed before the window"),
     "exit0": (True, "容器以退出码 0 结束后被重启（正常退出）", "restarted after exiting with code 0"),
-    "node_reboot": (True, "节点重启导致的重启（归因于节点）", "restarted by a node reboot (attributed to the node)"),
+    "node_reboot": (True, "节点重启导致的重启（归因于节点，新的 boot ID 或节点重新注册）",
+                    "restarted by a node reboot (a new boot ID or the node registered anew: attributed to the node)"),
 }
 ABNORMAL = ("restarted", "disrupted")
 
@@ -64,18 +75,20 @@ ABNORMAL = ("restarted", "disrupted")
 DISRUPTION_EVENTS = {
     "Evicted": ("eviction", True),
     "Preempted": ("eviction", True),
-    "TaintManagerEviction": ("node_spot", True),
-    "BidFailed": ("node_spot", True),
-    "SpotToBeReleased": ("node_spot", False),
-    "NodeNotReady": ("node_spot", False),
-    "NodeShutdown": ("node_spot", False),
-    "Shutdown": ("node_spot", False),
+    "TaintManagerEviction": ("node_lost", True),
+    "BidFailed": ("spot", True),
+    "SpotToBeReleased": ("spot", False),
+    "NodeNotReady": ("node_lost", False),
+    "NodeShutdown": ("node_lost", False),
+    "Shutdown": ("node_lost", False),
 }
 FAILED_STATUS_CAUSES = {
     "Evicted": "eviction", "OutOfmemory": "eviction", "OutOfcpu": "eviction", "UnexpectedAdmissionError": "eviction",
-    "BidFailed": "node_spot", "NodeLost": "node_spot", "Shutdown": "node_spot", "Terminated": "node_spot",
+    "BidFailed": "spot", "NodeLost": "node_lost", "Shutdown": "node_lost", "Terminated": "node_lost",
 }
-NODE_REBOOT_EVENTS = ("Rebooted", "NodeNotReady", "NodeReady", "NodeShutdown")
+TROUBLE_SHARE = 0.5              # a node condition is a pod's cause when it covers this share of its restarts
+_RELEASE_IN = re.compile(r"released in (\d+) minute")
+_RELEASED_AT = re.compile(r"released at (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?Z?)")
 
 
 # -- counters ---------------------------------------------------------------------------------
@@ -154,87 +167,22 @@ def mark_presence(pods, reported=None):
     return latest
 
 
-# -- nodes ------------------------------------------------------------------------------------
-
-@dataclass
-class NodeInfo:
-    """What is known about one node in the window: objects and node events."""
-    name: str
-    reported: bool = False
-    gone: bool = False
-    not_ready: bool = False
-    lost_taint: Optional[str] = None
-    age: Optional[float] = None
-    events: List[dict] = field(default_factory=list)      # node events of the window, oldest first
-
-    @property
-    def lost(self):
-        """Gone, NotReady or tainted unreachable: pods that vanished from it were lost with it."""
-        return self.gone or self.not_ready or bool(self.lost_taint)
-
-    def lost_text(self):
-        if self.gone:
-            return "节点 %s 已不再上报 / node %s stopped reporting" % (self.name, self.name)
-        if self.not_ready:
-            return "节点 %s NotReady / node %s is NotReady" % (self.name, self.name)
-        if self.lost_taint:
-            return "节点 %s 带有污点 %s / node %s has taint %s" % (self.name, self.lost_taint, self.name, self.lost_taint)
-        return ""
-
-    def reboot_evidence(self, start_ms):
-        """A text naming why the node is considered rebooted in the window, or None."""
-        for event in reversed(self.events):
-            if event["reason"] == "Rebooted":
-                return "Rebooted"
-        for event in reversed(self.events):
-            if event["reason"] in NODE_REBOOT_EVENTS:
-                return event["reason"]
-        if self.age is not None and isinstance(self.age, (int, float)) and 0 <= self.age < WINDOW_MS / 1000.0:
-            return "age %ds" % int(self.age)
-        return None
-
-
-def node_infos(nodes, events, start_ms, end_ms):
-    """(cluster, node name) -> NodeInfo, and node name -> NodeInfo for events without a cluster."""
-    infos = {}
-    for node in nodes:
-        if not node.get("name"):
-            continue
-        info = infos.setdefault((node["cluster"], node["name"]), NodeInfo(node["name"]))
-        info.reported = True
-        gone, not_ready, info.lost_taint = facts.node_state(node, end_ms)
-        info.gone = info.gone or gone
-        info.not_ready = info.not_ready or not_ready
-        info.age = node.get("age")
-    by_name = {}
-    for event in sorted(events, key=lambda e: e.get("time_ms") or 0):
-        if event.get("kind") != "Node" or not event.get("name"):
-            continue
-        targets = [info for (cluster, name), info in infos.items() if name == event["name"] and
-                   (not event.get("cluster") or cluster == event["cluster"])]
-        if not targets:
-            key = (event.get("cluster") or None, event["name"])
-            targets = [by_name.setdefault(key, NodeInfo(event["name"]))]
-        for info in targets:
-            info.events.append(event)
-    return infos, by_name
-
-
-def node_of(infos, loose, cluster, name):
-    info = infos.get((cluster, name))
-    if info is None:
-        info = loose.get((cluster, name)) or loose.get((None, name))
-    return info
-
-
 # -- disruption -------------------------------------------------------------------------------
 
 def disruption(pod, events, failed, node):
     """(cause, evidence) when the pod was disrupted in the window, else None.
 
     ``events``: the disruption events about this pod in the window; ``failed``:
-    its Failed pod object or None; ``node``: the NodeInfo of its node or None.
+    its Failed pod object or None; ``node``: the NodeInfo of its node or None. A pod
+    lost with a node that was an ECS spot instance being reclaimed is a spot reclaim.
     """
+    found = _disruption(pod, events, failed, node)
+    if found and found[0] == "node_lost" and node is not None and node.spot is not None:
+        return "spot", found[1] + "; " + spot_text(node)
+    return found
+
+
+def _disruption(pod, events, failed, node):
     ordered = sorted(events, key=lambda e: e.get("time_ms") or 0)
     terminal = [e for e in ordered if DISRUPTION_EVENTS.get(e["reason"], (None, False))[1]]
     if terminal:
@@ -249,7 +197,7 @@ def disruption(pod, events, failed, node):
             if cause is None and soft:
                 cause = DISRUPTION_EVENTS[soft[-1]["reason"]][0]
             if cause is None and node is not None and node.lost:
-                cause = "node_spot"
+                cause = "node_lost"
             evidence = "Pod %s（phase %s）" % (failed.get("status") or "Failed", failed.get("phase") or "Failed")
             if soft:
                 evidence += "; " + _event_evidence(soft[-1])
@@ -257,8 +205,41 @@ def disruption(pod, events, failed, node):
     if gone_or_failed and soft:
         return DISRUPTION_EVENTS[soft[-1]["reason"]][0], _event_evidence(soft[-1])
     if not pod.get("alive") and node is not None and node.lost:
-        return "node_spot", node.lost_text()
+        return "node_lost", node.lost_text()
     return None
+
+
+def spot_text(node):
+    """The evidence that a node is an ECS spot instance being reclaimed, with the time the lock was seen."""
+    instance = node.spot
+    seen = report.display_time(instance.seen_ms) if instance.seen_ms is not None else "?"
+    return "ECS 抢占式实例 %s（节点 %s）于 %s 持有 Recycling 锁（CO::aliyun_ecs） / ECS spot instance %s (node %s) " \
+           "held the Recycling lock at %s (CO::aliyun_ecs)" % (instance.instance_id, node.name, seen,
+                                                              instance.instance_id, node.name, seen)
+
+
+def spot_notice(events, failed_message=None, node=None):
+    """(notice ms, release ms) of a spot reclaim: the ``SpotToBeReleased`` event ("released in N minutes"), the
+    ``BidFailed`` status ("released at ..."), or the time the ECS Recycling lock was seen; None when unknown."""
+    notices = sorted((e for e in events if e.get("reason") == "SpotToBeReleased"), key=lambda e: e.get("time_ms") or 0)
+    notice = release = None
+    if notices:
+        notice = notices[0].get("time_ms")
+        found = _RELEASE_IN.search(notices[0].get("message") or "")
+        if found and notice is not None:
+            release = notice + int(found.group(1)) * 60000
+    for text in [failed_message or ""] + [e.get("message") or "" for e in events if e.get("reason") == "BidFailed"]:
+        found = _RELEASED_AT.search(text)
+        if found:
+            try:
+                release = clock.to_ms(clock.parse_time(found.group(1) if found.group(1).endswith("Z")
+                                                       else found.group(1) + "Z"))
+            except (ValueError, TypeError):
+                pass
+            break
+    if notice is None and node is not None and node.spot is not None:
+        notice = node.spot.seen_ms
+    return notice, release
 
 
 def _event_evidence(event):
@@ -277,13 +258,7 @@ def workload_of(pod):
     return "pod", pod.get("pod") or pod.get("uid")
 
 
-def template_hash(pod_name, deployment):
-    """The pod-template-hash in a Deployment pod's name (``<deployment>-<hash>-<suffix>``), or None."""
-    prefix = (deployment or "") + "-"
-    if not deployment or not pod_name or not pod_name.startswith(prefix):
-        return None
-    rest = pod_name[len(prefix):].rsplit("-", 1)
-    return rest[0] if len(rest) == 2 and rest[0] and "-" not in rest[0] else None
+template_hash = rollouts.template_hash
 
 
 def rollout_hashes(events):
@@ -339,31 +314,6 @@ def exclude(pod, key, note=None):
         pod.setdefault("evidence", []).append(note)
 
 
-# -- node reboots -----------------------------------------------------------------------------
-
-def suspected_reboots(pods, min_pods=3, min_workloads=2, share=0.8):
-    """(cluster, node) -> text for nodes where nearly every pod restarted once or twice (no node event seen).
-
-    The pattern of a node reboot: at least ``min_pods`` pods of ``min_workloads``
-    workloads, and ``share`` of the node's pods, restarted at most
-    ``REBOOT_MAX_RESTARTS`` times.
-    """
-    by_node = {}
-    for pod in pods:
-        if not pod.get("node") or (pod.get("category") == "excluded" and pod.get("exclusion") in ("job", "configured")):
-            continue
-        by_node.setdefault((pod["cluster"], pod["node"]), []).append(pod)
-    out = {}
-    for key, members in by_node.items():
-        live = [p for p in members if p.get("alive")]
-        once = [p for p in live if 0 < (p.get("delta") or 0) <= REBOOT_MAX_RESTARTS]
-        workloads = set(workload_of(p) for p in once)
-        if len(once) >= min_pods and len(workloads) >= min_workloads and len(once) >= share * len(live):
-            out[key] = "%d/%d 个 Pod 同时重启 1-2 次 / %d of %d pods restarted once or twice" % (
-                len(once), len(live), len(once), len(live))
-    return out
-
-
 # -- figures ----------------------------------------------------------------------------------
 
 @dataclass
@@ -376,6 +326,11 @@ class Figures:
     excluded: int = 0
     restarts: int = 0
     ratio: Optional[float] = None
+
+    @property
+    def not_counted(self):
+        """Pods seen but left out of the population (Job pods, replacements, rollouts...)."""
+        return self.pods - self.population
 
 
 def in_population(pod):
@@ -454,7 +409,7 @@ def judge(ns):
 
 @dataclass
 class Namespace:
-    """The assessment of one (cluster, namespace) in one window: its pods, figures and baseline."""
+    """The assessment of one (cluster, namespace) in one window: its pods, figures, baseline, rollouts, nodes."""
     cluster: str
     namespace: str
     scope: object
@@ -464,12 +419,21 @@ class Namespace:
     partial: bool = False            # disruption or cause sources were not whole
     notes: List[str] = field(default_factory=list)
     figures: Figures = field(default_factory=Figures)
-    baseline: float = 0.0
-    baseline_windows: int = 0
+    baseline_info: baselines.Baseline = field(default_factory=baselines.Baseline)
+    rollouts: list = field(default_factory=list)      # rollouts.Rollout of its restarting workloads
+    nodes: dict = field(default_factory=dict)       # node name -> nodes.NodeInfo of its pods' troubled nodes
 
     @property
     def key(self):
         return alert_state.alert_key(self.cluster, self.namespace)
+
+    @property
+    def baseline(self):
+        return self.baseline_info.value
+
+    @property
+    def baseline_windows(self):
+        return self.baseline_info.windows
 
     def abnormal(self):
         return [p for p in self.pods if p.get("category") in ABNORMAL]
@@ -481,14 +445,14 @@ class Namespace:
 DISRUPTION_SOURCES = ("events", "nodes", "pod objects")
 
 
-def assess(obs, scope_of, history):
+def assess(obs, scope_of, history, open_state=None):
     """{alert key: Namespace} for every inspected (cluster, namespace) whose pods were fetched, and the bad series.
 
     ``scope_of(cluster, namespace)`` returns the config scope of a namespace, or None
     when it is not inspected (not configured, or dropped by a filter). ``history``
-    (alert key -> clean windows) is read, never written.
+    (alert key -> clean windows) and ``open_state`` (alert key -> open alert) are read, never written.
     """
-    start_ms, end_ms = obs.window.start_ms, obs.window.end_ms
+    end_ms = obs.window.end_ms
     usable, rejected = validate(obs.pods)
     problems = [(pod.get("cluster") or "", pod.get("namespace") or "", problem) for pod, problem in rejected]
     problems += [(cluster, "", "kube_pod points without the namespace tag")
@@ -508,6 +472,7 @@ def assess(obs, scope_of, history):
     categorise(kept, namespaces, obs)
     partial = not obs.complete(*DISRUPTION_SOURCES)
     counters_whole = obs.complete("pod counters")
+    history_whole = obs.complete("baseline history")
     for ns in namespaces.values():
         for pod in ns.pods:
             if pod.get("category") is None:
@@ -517,7 +482,11 @@ def assess(obs, scope_of, history):
         ns.data = facts.data_state(latest.get(ns.cluster), end_ms) if counters_whole else "incomplete"
         ns.partial = partial
         ns.figures = figures(ns.pods)
-        ns.baseline, ns.baseline_windows = alert_state.baseline((history or {}).get(ns.key), end_ms)
+        asked = (ns.cluster, ns.namespace) in obs.history_asked or (None, ns.namespace) in obs.history_asked
+        per_window = max([p.get("samples") or 0 for p in ns.pods] or [0])
+        ns.baseline_info = baselines.choose((history or {}).get(ns.key), (open_state or {}).get(ns.key),
+                                            obs.history.get((ns.cluster, ns.namespace)), asked, history_whole,
+                                            ns.figures.population, per_window, end_ms)
     for cluster, namespace, problem in problems:
         ns = namespaces.get((cluster, namespace))
         if ns is not None:
@@ -528,7 +497,7 @@ def assess(obs, scope_of, history):
 def categorise(pods, namespaces, obs):
     """Category, exclusion, cause, evidence and detail of every pod: one pass over every fact."""
     start_ms, end_ms = obs.window.start_ms, obs.window.end_ms
-    infos, loose = node_infos(obs.nodes, obs.events, start_ms, end_ms)
+    infos, loose = node_facts.node_infos(obs.nodes, obs.events, start_ms, end_ms, obs.recycling)
     disruption_events = {}
     for event in obs.events:
         if event.get("kind") == "Pod" and event.get("reason") in DISRUPTION_EVENTS:
@@ -548,12 +517,15 @@ def categorise(pods, namespaces, obs):
         if pattern:
             exclude(pod, "configured", "exclude_workloads: %s" % pattern)
             continue
-        node = node_of(infos, loose, pod["cluster"], pod["node"]) if pod.get("node") else None
+        node = node_facts.node_of(infos, loose, pod["cluster"], pod["node"]) if pod.get("node") else None
         evs = disruption_events.get(pod["uid"], []) + disruption_events.get((pod["namespace"], pod["pod"]), [])
-        found = disruption(pod, evs, failed_by_uid.get(pod["uid"]), node)
+        failed = failed_by_uid.get(pod["uid"])
+        found = disruption(pod, evs, failed, node)
         if found:
             pod["category"], pod["cause"] = "disrupted", found[0]
             pod["evidence"].append(found[1])
+            if found[0] == "spot":
+                pod["notice_ms"], pod["release_ms"] = spot_notice(evs, _failed_message(failed), node)
             continue
         if pod["delta"] > 0:
             pod["category"] = "restarted"
@@ -562,10 +534,30 @@ def categorise(pods, namespaces, obs):
             exclude(pod, "failed_before", "Pod %s" % (failed_by_uid[pod["uid"]].get("status") or "Failed"))
     for ns in namespaces.values():
         classify_workloads(ns, scaled_up)
-    attribute_reboots(pods, infos, loose, start_ms)
+    attribute_reboots(pods, infos, loose)
+    parsed = {p["uid"]: causes.pod_from_message((obs.objects.get(p["uid"]) or {}).get("message"))
+              for p in pods if p.get("category") == "restarted"}
+    contexts = cause_contexts(pods, infos, loose, parsed, start_ms, end_ms)
     for pod in pods:
         if pod.get("category") in ABNORMAL:
-            attach_cause(pod, obs.objects.get(pod["uid"]), obs.events_of(pod["uid"]), start_ms, end_ms)
+            attach_cause(pod, obs.objects.get(pod["uid"]), obs.events_of(pod["uid"]), start_ms, end_ms,
+                         contexts.get(pod["uid"]), parsed.get(pod["uid"]))
+    objects = dict(obs.revisions)
+    objects.update(obs.objects)
+    specs = {uid: found[0] for uid, found in parsed.items()}
+    by_namespace = {}
+    for event in obs.events:
+        by_namespace.setdefault(event.get("namespace"), []).append(event)
+    for ns in namespaces.values():
+        ns.rollouts = workload_rollouts(ns, objects, by_namespace.get(ns.namespace, []), start_ms, end_ms, specs)
+        ns.nodes = troubled_nodes(ns, infos, loose)
+
+
+def _failed_message(failed):
+    if not failed:
+        return None
+    spec, _ = causes.pod_from_message(failed.get("message"))
+    return causes.pod_level_status(spec)[1] if spec else None
 
 
 def classify_workloads(ns, scaled_up):
@@ -582,14 +574,15 @@ def classify_workloads(ns, scaled_up):
         classify_vanished(members, scaled_up.get((ns.namespace, name)) if kind == "deployment" else None)
 
 
-def attribute_reboots(pods, infos, loose, start_ms):
-    """Restarts of at most ``REBOOT_MAX_RESTARTS`` on a node that rebooted are the node's, not the application's."""
+def attribute_reboots(pods, infos, loose):
+    """Restarts of at most ``REBOOT_MAX_RESTARTS`` on a node that truly rebooted (a new boot ID, the node registered
+    anew, or — when Kubernetes recorded nothing about it — the reboot pattern) are the node's, not the application's."""
     reboots = {}
     for key, info in list(infos.items()) + list(loose.items()):
-        evidence = info.reboot_evidence(start_ms)
+        evidence = info.reboot_evidence()
         if evidence:
             reboots[key] = evidence
-    suspects = suspected_reboots(pods)
+    suspects = node_facts.suspected_reboots(pods, infos, loose)
     for pod in pods:
         if pod.get("category") != "restarted" or not pod.get("node") or pod["delta"] > REBOOT_MAX_RESTARTS:
             continue
@@ -600,10 +593,44 @@ def attribute_reboots(pods, infos, loose, start_ms):
             pod["cause"] = "node_reboot"
 
 
-def attach_cause(pod, obj, events, start_ms, end_ms):
-    """The cause of an abnormal pod from its YAML and events; a restart that exited 0 stops counting."""
+def cause_contexts(pods, infos, loose, parsed, start_ms, end_ms):
+    """uid -> ``causes.Context`` of every restarted pod: its restart minutes and memory, the OOM kills on its node
+    matched to it, and the node conditions covering its restarts."""
+    restarted = [p for p in pods if p.get("category") == "restarted"]
+    by_node = {}
+    for pod in restarted:
+        if pod.get("node"):
+            by_node.setdefault((pod["cluster"], pod["node"]), []).append(pod)
+    names = {}
+    for pod in restarted:
+        spec = (parsed.get(pod["uid"]) or (None, None))[0]
+        names[pod["uid"]] = {c["name"]: node_facts.process_names(c) for c in causes.containers(spec)} if spec else {}
+    matched = {}
+    for (cluster, node_name), members in by_node.items():
+        info = node_facts.node_of(infos, loose, cluster, node_name)
+        for oom in (info.ooms if info is not None else []):
+            for pod, container, how in node_facts.oom_candidates(oom, members, lambda p: names.get(p["uid"]) or {}):
+                matched.setdefault(pod["uid"], {}).setdefault(container, []).append((oom, how))
+    out = {}
+    for pod in restarted:
+        info = node_facts.node_of(infos, loose, pod["cluster"], pod["node"]) if pod.get("node") else None
+        minutes = [m["at"] for m in pod.get("restart_minutes") or []]
+        trouble = []
+        if info is not None and minutes:
+            for condition in info.conditions:
+                covered = sum(1 for at in minutes if condition.covers(at, start_ms, end_ms))
+                if covered and covered >= TROUBLE_SHARE * len(minutes):
+                    trouble.append(condition)
+        pod["trouble"] = trouble
+        out[pod["uid"]] = causes.Context(pod.get("restart_minutes"), matched.get(pod["uid"]), trouble,
+                                         pod.get("node"))
+    return out
+
+
+def attach_cause(pod, obj, events, start_ms, end_ms, ctx=None, parsed=None):
+    """The cause of an abnormal pod from every source; a restart that exited 0 stops counting."""
     if pod["category"] == "restarted":
-        found = causes.explain_pod(pod, obj, events, start_ms, end_ms)
+        found = causes.explain_pod(pod, obj, events, start_ms, end_ms, ctx, parsed)
         pod["detail"] = found
         if found.get("exit0"):
             exclude(pod, "exit0")
@@ -615,3 +642,36 @@ def attach_cause(pod, obj, events, start_ms, end_ms):
     pod["detail"] = found
     if found.get("cause") and pod.get("cause") in (None, "unknown"):
         pod["cause"] = found["cause"]
+
+
+def workload_rollouts(ns, objects, events, start_ms, end_ms, specs=None):
+    """The rollouts behind the namespace's restarts, one per workload (``rollouts.attribute``; ``events``: the
+    namespace's; ``specs``: uid -> parsed pod YAML, shared)."""
+    workloads = {}
+    for pod in ns.pods:
+        if pod.get("owner_kind") in rollouts.KINDS and pod.get("owner"):
+            workloads.setdefault((pod["owner_kind"], pod["owner"]), []).append(pod)
+    out = []
+    for key in sorted(workloads):
+        members = workloads[key]
+        if not any(p.get("category") == "restarted" for p in members):
+            continue
+        found = rollouts.attribute(members, objects, events, start_ms, end_ms, specs)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def troubled_nodes(ns, infos, loose):
+    """node name -> NodeInfo of the nodes whose conditions, reboots, loss or spot reclaim touched the namespace."""
+    out = {}
+    for pod in ns.pods:
+        if not pod.get("node"):
+            continue
+        touched = pod.get("trouble") or pod.get("exclusion") == "node_reboot" or \
+            pod.get("cause") in ("node_lost", "spot", "node_condition")
+        if touched:
+            info = node_facts.node_of(infos, loose, pod["cluster"], pod["node"])
+            if info is not None:
+                out[pod["node"]] = info
+    return out

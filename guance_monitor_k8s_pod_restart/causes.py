@@ -1,39 +1,52 @@
-"""Root cause of a restart, per pod and per container: pure functions over the pod YAML and events.
+"""Root cause of a restart, per pod and per container: pure functions weighing every source DataKit gives.
 
-The fallback chain for each container that restarted in the window:
+For each container that restarted in the window, the evidence (``Evidence``: what each source
+says, named in the report) is weighed together (``weigh``):
 
-1. the pod YAML's ``lastState.terminated`` (``reason``, ``exitCode``,
-   ``finishedAt``) — in ``kubelet_pod``'s ``message`` while DataKit still sends
-   the pod status (up to v1.84.0); a kill by signal (exit 137/143) is a probe
-   kill when the events say a liveness/startup probe failed, an OOM when the
-   events report one;
-2. the pod's events in the window (``BackOff``, ``Unhealthy`` + ``Killing``,
-   OOM messages, image pull and config errors, evictions, spot release...);
-3. the waiting reason (``kubelet_pod`` ``status``: ``CrashLoopBackOff``,
-   ``ImagePullBackOff``, ``CreateContainerConfigError``...).
+1. the pod YAML's ``lastState.terminated`` (``reason``, ``exitCode``, ``finishedAt``) — in
+   ``kubelet_pod``'s ``message`` while DataKit still sends the pod status (up to v1.84.0);
+2. the memory before each restart: ``kube_pod`` ``mem_usage`` against ``mem_limit`` in the minute
+   before the counter rose (``near`` the limit: at least ``MEMORY_NEAR`` of it);
+3. OOM kills on the pod's node (``nodes.NodeOOM``, matched to the pod by node, time and process
+   name): node-problem-detector's ``OOMKilling`` (a memory cgroup at its limit) and the kubelet's
+   ``SystemOOM`` (the node itself out of memory);
+4. the pod's events in the window (``BackOff``, ``Unhealthy`` + ``Killing`` of a liveness/startup
+   probe, OOM messages, image pull and config errors, evictions, spot release...);
+5. the node's conditions around the restarts (``NotReady``, ``MemoryPressure``, ``DiskPressure``,
+   ``SystemOOM``): the node's doing unless the container's own evidence is specific (an OOM at its
+   own limit, an image/config error, exit 0);
+6. the waiting reason (``kubelet_pod`` ``status``: ``CrashLoopBackOff``, ``ImagePullBackOff``...).
 
-``restarts`` in ``kube_pod`` is the maximum over the containers, so a cause is
-attached to the container the data names; a pod-level event that names no
-container is attributed to the pod's only regular container, or to none.
+Exit codes are read in context (``exit_code_text``): 137 is an OOM only with OOM evidence, and
+otherwise a forced stop; 143 a requested stop; 2 is "misuse of a shell builtin" only when the
+container runs a shell, else the application's own code (usually bad arguments or configuration).
 
-``explain_pod`` gives a restarted pod's containers and cause (``container_cause`` each);
-``disruption_detail`` what a disrupted pod's object and events say (``Evicted``,
-``BidFailed``…); ``oom_suspected`` tells ``collect`` which pods' container memory to fetch.
-The quantities and probe figures the advice quotes are here too.
+``restarts`` in ``kube_pod`` is the maximum over the containers, so a cause is attached to the
+container the data names; a pod-level event that names no container is attributed to the pod's
+only regular container, or to none.
+
+``explain_pod`` gives a restarted pod's containers and cause; ``disruption_detail`` what a
+disrupted pod's object and events say (``Evicted``, ``BidFailed``…); ``oom_suspected`` tells
+``collect`` which pods' container memory to fetch; ``container_state`` the state a user sees
+(``CrashLoopBackOff``, ``OOMKilled``...). The quantities and probe figures the advice quotes are here too.
 """
 import json
 import math
 import re
 
 from guance_monitor import clock
+from guance_monitor import report
+from guance_monitor_k8s_pod_restart import nodes
 
 # cause -> (zh, en); the order is the tie-break order (first = most specific)
 CAUSES = (
     ("oom", "内存溢出 OOMKilled", "OOMKilled"),
     ("probe", "探针失败 Probe failure", "liveness/readiness probe failure"),
     ("image_config", "镜像或配置错误 Image/config error", "image or configuration error"),
+    ("node_condition", "节点异常 Node condition", "node condition (NotReady, memory or disk pressure, system OOM)"),
     ("eviction", "驱逐或节点压力 Eviction", "eviction or node pressure"),
-    ("node_spot", "节点丢失或抢占式实例回收 Node lost / spot reclaimed", "node lost or spot instance reclaimed"),
+    ("spot", "抢占式实例回收 Spot reclaim", "spot instance reclaimed"),
+    ("node_lost", "节点丢失 Node lost", "node lost"),
     ("app_error", "应用错误退出 Application error", "application error (exit code)"),
     ("expected", "预期内 Expected", "expected (exit 0, Job completion, rollout)"),
     ("unknown", "原因未知 Unknown", "unknown"),
@@ -51,24 +64,39 @@ WAITING_CAUSES = {
     "InvalidImageName": "image_config", "ErrImageNeverPull": "image_config",
     "OOMKilled": "oom",
     "Evicted": "eviction", "OutOfmemory": "eviction", "OutOfcpu": "eviction",
-    "BidFailed": "node_spot", "NodeLost": "node_spot", "Shutdown": "node_spot",
+    "BidFailed": "spot", "NodeLost": "node_lost", "Shutdown": "node_lost",
 }
+WAITING_REASONS = ("CrashLoopBackOff", "RunContainerError", "CreateContainerConfigError", "CreateContainerError",
+                   "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "ContainerCreating",
+                   "PodInitializing")
 IMAGE_CONFIG_MARKERS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                         "CreateContainerError", "Failed to pull image", "couldn't find key", "not found in ConfigMap",
                         "secret \"", "configmap \"", "exec format error", "executable file not found")
-EVENT_DISRUPTIONS = {"Evicted": "eviction", "Preempted": "eviction", "TaintManagerEviction": "node_spot",
-                     "BidFailed": "node_spot", "SpotToBeReleased": "node_spot", "NodeNotReady": "node_spot"}
+EVENT_DISRUPTIONS = {"Evicted": "eviction", "Preempted": "eviction", "TaintManagerEviction": "node_lost",
+                     "BidFailed": "spot", "SpotToBeReleased": "spot", "NodeNotReady": "node_lost"}
 EXIT_CODES = {
-    1: "应用错误 / application error",
-    2: "误用 shell 内建命令 / misuse of a shell builtin",
+    1: "应用以错误退出 / the application exited with an error",
     126: "命令不可执行 / command cannot execute",
     127: "命令不存在 / command not found",
     128: "退出参数无效 / invalid exit argument",
     134: "SIGABRT（程序中止 / abort）",
-    137: "SIGKILL（被杀死：OOM 或超时强杀 / killed: OOM or forced stop）",
     139: "SIGSEGV（段错误 / segmentation fault）",
-    143: "SIGTERM（被终止 / terminated）",
+    255: "退出码 255：致命错误或状态未知 / fatal error or unknown exit status",
 }
+EXIT_2_SHELL = "shell 内建命令误用（容器运行的是 shell 脚本）/ misuse of a shell builtin (the container runs a shell)"
+EXIT_2_APP = ("应用自身的退出码 2，常见为命令行参数或配置错误（容器命令不是 shell，\"shell 内建命令误用\"不适用）/ the "
+              "application's own exit code 2, usually invalid arguments or configuration (the command is not a shell)")
+EXIT_2_UNKNOWN = ("应用自身的退出码 2，常见为参数或配置错误；入口为 shell 脚本时为内建命令误用 / the application's own exit "
+                  "code 2, usually invalid arguments or configuration (a shell builtin misuse only if the entrypoint is "
+                  "a shell script)")
+EXIT_137_OOM = "SIGKILL（OOM）/ killed by the OOM killer"
+EXIT_137_PLAIN = ("SIGKILL，无 OOM 证据（未标记 OOMKilled、内存未到 limit、无 OOM 事件）：被强制停止，常见为 liveness 探针或超过 "
+                  "terminationGracePeriodSeconds / SIGKILL without OOM evidence (not OOMKilled, memory below the limit, "
+                  "no OOM event): a forced stop, usually a liveness probe or a stop past terminationGracePeriodSeconds")
+EXIT_143 = ("SIGTERM：容器被要求停止（探针、preStop、节点排空或应用自身）/ SIGTERM: the container was asked to stop (a "
+            "probe, preStop, a node drain, or the application itself)")
+MEMORY_NEAR = 0.95               # memory at least this share of the limit just before a restart: an OOM's signature
+MEMORY_LOW = 0.8                 # below this share of the limit, the container did not reach its limit
 _CONTAINER_IN_MESSAGE = re.compile(r"(?:[Cc]ontainer|container) ([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)")
 _QUANTITY = re.compile(r"^\s*([0-9.]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 _BINARY = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
@@ -154,6 +182,8 @@ def _container(spec, status, kind):
         "memory_limit": parse_quantity(limits.get("memory")),
         "probes": {key: spec.get(key + "Probe") for key in ("liveness", "readiness", "startup")
                    if isinstance(spec.get(key + "Probe"), dict)},
+        "command": [str(c) for c in spec.get("command")] if isinstance(spec.get("command"), list) else None,
+        "args": [str(c) for c in spec.get("args")] if isinstance(spec.get("args"), list) else None,
         "has_status": status is not None,
         "restart_count": None, "container_id": "", "state": "", "waiting_reason": "", "last": None,
     }
@@ -222,36 +252,195 @@ def probe_kind(event):
     return None
 
 
-# -- the chain ----------------------------------------------------------------------------------
+# -- weighing the evidence ----------------------------------------------------------------------
 
-def container_cause(container, events, waiting_reason=None):
-    """(cause, reason text, source) for one restarted container: YAML, then events, then waiting reason."""
+class Context:
+    """What the run knows around one restarted pod beyond its YAML and its own events.
+
+    ``restarts``: the minutes its counter rose (``facts.restart_minutes``, with the memory before);
+    ``node_ooms``: container name (or None: the pod) -> [(``nodes.NodeOOM``, how it was matched)];
+    ``trouble``: the node's conditions covering its restarts (``nodes.Condition``); ``node``: its name.
+    """
+
+    def __init__(self, restarts=None, node_ooms=None, trouble=None, node=""):
+        self.restarts = list(restarts or [])
+        self.node_ooms = dict(node_ooms or {})
+        self.trouble = list(trouble or [])
+        self.node = node or ""
+
+
+def evidence(kind, text):
+    """One piece of evidence: ``kind`` names the source (yaml, memory, node_oom, system_oom, events, node,
+    waiting, exit), ``text`` what it says."""
+    return {"kind": kind, "text": text}
+
+
+def memory_evidence(restarts):
+    """(restarts whose memory was near the limit, restarts with a known memory, whether all were well below)."""
+    known = [r for r in restarts if r.get("usage") and r.get("limit")]
+    near = [r for r in known if r["usage"] >= MEMORY_NEAR * r["limit"]]
+    low = bool(known) and all(r["usage"] < MEMORY_LOW * r["limit"] for r in known)
+    return near, known, low
+
+
+def memory_text(near, known):
+    """What ``kube_pod``'s memory said before the restarts: at the limit (how often), or well below it."""
+    if near:
+        top = max(near, key=lambda r: r["usage"] / float(r["limit"]))
+        return "kube_pod 内存在 %d/%d 次重启前达到 %s / %s (%s) / memory at %s / %s (%s) before %d of %d restarts" % (
+            len(near), len(known), format_bytes(top["usage"]), format_bytes(top["limit"]),
+            _pct(top["usage"] / float(top["limit"])), format_bytes(top["usage"]), format_bytes(top["limit"]),
+            _pct(top["usage"] / float(top["limit"])), len(near), len(known))
+    top = max(known, key=lambda r: r["usage"] / float(r["limit"]))
+    return "kube_pod 内存在重启前最高 %s / %s (%s)，未到 limit / memory at most %s / %s (%s) before the restarts, " \
+           "below the limit" % (format_bytes(top["usage"]), format_bytes(top["limit"]),
+                                _pct(top["usage"] / float(top["limit"])), format_bytes(top["usage"]),
+                                format_bytes(top["limit"]), _pct(top["usage"] / float(top["limit"])))
+
+
+def oom_text(matched, node):
+    """One evidence text for the OOM kills of one kind matched to a container: who reported them, how many,
+    the first one's time and victim, and how they were matched."""
+    oom, how = matched[0]
+    who = "node-problem-detector OOMKilling" if oom.kind == "OOMKilling" else "kubelet SystemOOM"
+    when = report.display_time(oom.at_ms) if oom.at_ms is not None else "?"
+    victim = "Killed process %s (%s)" % (oom.pid, oom.process) if oom.process else short(oom.message, 60)
+    way = {"uid": "按 Pod uid / by pod uid", "process": "按进程名与时间 / by process name and time",
+           "time": "按节点与时间 / by node and time"}.get(how, how)
+    return "%s ×%d @ %s，首次 / first %s: %s（%s）" % (who, len(matched), node or "?", when, victim, way)
+
+
+def exit_code_text(code, container=None, oom=False):
+    """What an exit code means for this container: 137 with or without OOM evidence, 2 with or without a shell."""
+    if code is None:
+        return ""
+    if code == 137:
+        return EXIT_137_OOM if oom else EXIT_137_PLAIN
+    if code == 143:
+        return EXIT_143
+    if code == 2:
+        command = (container or {}).get("command")
+        if command:
+            return EXIT_2_SHELL if nodes.is_shell(command) else EXIT_2_APP
+        return EXIT_2_UNKNOWN
+    return exit_code_meaning(code)
+
+
+
+def weigh(container, events, waiting_reason=None, ctx=None):
+    """(cause, reason text, source, [evidence]) for one restarted container, every source weighed together.
+
+    The container's own specific evidence wins (an OOM at its own limit, an image/config error, exit 0);
+    otherwise a node condition covering the restarts is the cause; then the probe kills, the exit code
+    read in context, the pod's events, the waiting reason.
+    """
+    ctx = ctx or Context()
+    name = container.get("name")
     classified = [(c, e) for c, e in ((classify_event(e), e) for e in events) if c is not None]
-    mine = [(cause, e) for (cause, name), e in classified if name in (None, container.get("name"))]
-    causes = set(cause for cause, _ in mine)
+    mine = [(cause, e) for (cause, who), e in classified if who in (None, name)]
+    by_cause = {}
+    for cause, event in mine:
+        by_cause.setdefault(cause, []).append(event)
+    found = []
+    near, known, low = memory_evidence(ctx.restarts)
+    if known and (near or low):
+        found.append(evidence("memory", memory_text(near, known)))
+    ooms = ctx.node_ooms.get(name, []) + ctx.node_ooms.get(None, [])
+    memcg = [o for o, _ in ooms if o.kind == "OOMKilling"]
+    system = [o for o, _ in ooms if o.kind == "SystemOOM"]
+    for kind, label in (("OOMKilling", "node_oom"), ("SystemOOM", "system_oom")):
+        matched = [(o, how) for o, how in ooms if o.kind == kind]
+        if matched:
+            found.append(evidence(label, oom_text(matched, ctx.node)))
+    trouble = ctx.trouble
+    if trouble:
+        labels = []
+        for condition in trouble:
+            if condition.label not in labels:
+                labels.append(condition.label)
+        found.append(evidence("node", "节点 / node %s: %s（见节点状况 / see Node conditions）" % (
+            ctx.node, ", ".join(labels))))
+    node_memory = bool(system) or any(c.kind in ("memory_pressure", "system_oom") for c in trouble)
+    own_oom = bool(memcg or by_cause.get("oom") or near)
+    for cause in ("probe", "oom", "image_config"):
+        if by_cause.get(cause):
+            event = sorted(by_cause[cause], key=lambda e: -(e.get("time_ms") or 0))[0]
+            found.append(evidence("events", "%s: %s" % (event.get("reason"), short(event.get("message"), 100))))
+
+    def result(cause, text, source):
+        return cause, text, source, found
+
     last = container.get("last")
     if last and (last.get("reason") or last.get("exit_code") is not None):
         reason, code = last.get("reason") or "", last.get("exit_code")
         text = "%s (exit %s)" % (reason or "Terminated", "-" if code is None else code)
-        if reason == "OOMKilled":
-            return "oom", text, "yaml"
+        found.insert(0, evidence("yaml", "YAML lastState: %s%s" % (text, " @ %s" % report.display_time(
+            last["finished_ms"]) if last.get("finished_ms") else "")))
         if code == 0 or reason == "Completed":
-            return "expected", text, "yaml"
+            return result("expected", text, "yaml")
         if reason in CONFIG_TERMINATED:
-            return "image_config", text, "yaml"
-        if code in (137, 143, None) and "probe" in causes:
-            return "probe", text + " · liveness/startup probe", "yaml+events"
-        if code == 137 and "oom" in causes:
-            return "oom", text + " · OOM event", "yaml+events"
-        meaning = EXIT_CODES.get(code)
-        return "app_error", text + (" · %s" % meaning if meaning else ""), "yaml"
+            return result("image_config", text, "yaml")
+        if reason == "OOMKilled" or (code == 137 and (own_oom or system)):
+            if node_memory and low and not memcg and not near:
+                return result("node_condition", text + " · " + NODE_OOM_TEXT, "yaml+node")
+            if reason == "OOMKilled":
+                return result("oom", text, "yaml")
+            backing = "events" if by_cause.get("oom") else ("node_oom" if memcg else ("memory" if near else "node"))
+            return result("oom", text + " · %s" % EXIT_137_OOM, "yaml+" + backing)
+        if trouble:
+            return result("node_condition", text + " · " + _trouble_text(trouble), "yaml+node")
+        if code in (137, 143, None) and by_cause.get("probe"):
+            return result("probe", text + " · liveness/startup probe", "yaml+events")
+        meaning = exit_code_text(code, container)
+        return result("app_error", text + (" · %s" % meaning if meaning else ""), "yaml")
+    if by_cause.get("image_config"):
+        return result("image_config", _event_text(by_cause["image_config"]), "events")
+    if memcg or by_cause.get("oom"):
+        if node_memory and low and not memcg:
+            return result("node_condition", NODE_OOM_TEXT, "node")
+        return result("oom", "OOM kill（%s）" % ("节点事件 / node event" if memcg else "Pod 事件 / pod event"),
+                      "node_oom" if memcg else "events")
+    if near and not trouble:
+        return result("oom", "内存在重启前达到 limit / memory at the limit before the restarts", "memory")
+    if system and node_memory and not near:
+        return result("node_condition", NODE_OOM_TEXT, "node")
+    if trouble:
+        return result("node_condition", _trouble_text(trouble), "node")
+    if near:
+        return result("oom", "内存在重启前达到 limit / memory at the limit before the restarts", "memory")
     if mine:
         best = sorted(mine, key=lambda item: (CAUSE_ORDER[item[0]], -(item[1].get("time_ms") or 0)))[0]
-        return best[0], "%s: %s" % (best[1].get("reason"), short(best[1].get("message"))), "events"
+        if best[0] not in ("probe", "oom", "image_config"):
+            found.append(evidence("events", "%s: %s" % (best[1].get("reason"), short(best[1].get("message"), 100))))
+        return result(best[0], "%s: %s" % (best[1].get("reason"), short(best[1].get("message"))), "events")
     waiting = container.get("waiting_reason") or waiting_reason or ""
     if waiting in WAITING_CAUSES:
-        return WAITING_CAUSES[waiting], waiting, "waiting"
-    return "unknown", "无终止状态、事件或等待原因 / no terminated state, event or waiting reason", "none"
+        found.append(evidence("waiting", "等待原因 / waiting reason %s" % waiting))
+        return result(WAITING_CAUSES[waiting], waiting, "waiting")
+    return result("unknown", "无终止状态、事件或等待原因 / no terminated state, event or waiting reason", "none")
+
+
+NODE_OOM_TEXT = ("节点内存耗尽，容器未到自身 limit / the node ran out of memory while the container was below its "
+                 "limit")
+
+
+def _trouble_text(trouble):
+    return "节点异常 / node trouble: %s" % ", ".join(sorted(set(c.label for c in trouble)))
+
+
+def _event_text(events):
+    event = sorted(events, key=lambda e: -(e.get("time_ms") or 0))[0]
+    return "%s: %s" % (event.get("reason"), short(event.get("message")))
+
+
+def _pct(value):
+    text = ("%.1f" % (value * 100)).rstrip("0").rstrip(".")
+    return text + "%"
+
+
+def container_cause(container, events, waiting_reason=None, ctx=None):
+    """(cause, reason text, source) for one restarted container (``weigh`` without the evidence list)."""
+    return weigh(container, events, waiting_reason, ctx)[:3]
 
 
 def dominant(causes):
@@ -270,56 +459,64 @@ def most_specific(causes):
     return sorted(present, key=lambda c: CAUSE_ORDER.get(c, 99))[0] if present else None
 
 
-def explain_pod(pod, obj, events, start_ms, end_ms):
-    """Containers of a restarted pod with their cause; the pod's cause; whether only exit-0 restarts.
-
-    Returns ``{"containers": [...], "cause", "reason", "source", "exit0", "yaml": "status"|"spec"|problem}``.
-    Each container dict gains ``restarted`` (in the window) and, when restarted, ``cause``/``reason``/``source``.
-    """
-    spec, problem = pod_from_message((obj or {}).get("message"))
-    listed = containers(spec) if spec else []
-    status_known = has_status(spec)
-    waiting_reason = (obj or {}).get("status") or ""
-    if waiting_reason in ("Running", "Pending", "Succeeded", "Failed", "Unknown"):
-        waiting_reason = ""
-    restarted = []
+def restarted_containers(listed, status_known, events, ctx, start_ms, end_ms):
+    """The containers that restarted in the window: by their YAML status, else those the events or node OOM
+    kills name, else the only regular container."""
     if status_known:
+        restarted = []
         for item in listed:
-            last = item.get("last") or {}
-            finished = last.get("finished_ms")
+            finished = (item.get("last") or {}).get("finished_ms")
             if item["type"] != "init" and finished is not None and start_ms <= finished <= end_ms:
                 restarted.append(item)
         if not restarted:
             top = max([c.get("restart_count") or 0 for c in listed if c["type"] == "regular"] or [0])
             restarted = [c for c in listed if c["type"] == "regular" and top and c.get("restart_count") == top]
-    else:
-        named = set()
-        for event in events:
-            found = classify_event(event)
-            if found and found[1]:
-                named.add(found[1])
-        regular = [c for c in listed if c["type"] == "regular"]
-        restarted = [c for c in listed if c["name"] in named]
-        if not restarted and len(regular) == 1:
-            restarted = regular
-        if not listed and named:
-            listed = [{"name": n, "type": "regular", "image": "", "requests": {}, "limits": {}, "memory_limit": None,
-                       "probes": {}, "has_status": False, "restart_count": None, "container_id": "", "state": "",
-                       "waiting_reason": "", "last": None} for n in sorted(named)]
-            restarted = list(listed)
+        return restarted
+    named = set(n for n in ctx.node_ooms if n)
+    for event in events:
+        found = classify_event(event)
+        if found and found[1]:
+            named.add(found[1])
+    regular = [c for c in listed if c["type"] == "regular"]
+    restarted = [c for c in listed if c["name"] in named]
+    if not restarted and len(regular) == 1:
+        restarted = regular
+    return restarted
+
+
+def explain_pod(pod, obj, events, start_ms, end_ms, ctx=None, parsed=None):
+    """Containers of a restarted pod with their cause; the pod's cause; whether only exit-0 restarts.
+
+    Returns ``{"containers": [...], "cause", "reason", "source", "evidence", "exit0",
+    "yaml": "status"|"spec"|problem}``. Each container dict gains ``restarted`` (in the window) and, when
+    restarted, ``cause``/``reason``/``source``/``evidence``. ``ctx``: a ``Context`` (memory, node OOM kills,
+    node conditions); ``parsed``: ``pod_from_message``'s answer when the caller already has it.
+    """
+    ctx = ctx or Context()
+    spec, problem = parsed if parsed is not None else pod_from_message((obj or {}).get("message"))
+    listed = containers(spec) if spec else []
+    status_known = has_status(spec)
+    waiting_reason = (obj or {}).get("status") or ""
+    if waiting_reason in ("Running", "Pending", "Succeeded", "Failed", "Unknown"):
+        waiting_reason = ""
+    restarted = restarted_containers(listed, status_known, events, ctx, start_ms, end_ms)
+    if not listed and not status_known:
+        named = sorted(set([n for n in ctx.node_ooms if n] +
+                           [f[1] for f in (classify_event(e) for e in events) if f and f[1]]))
+        listed = [_container({"name": n}, None, "regular") for n in named]
+        restarted = list(listed)
     chosen = set(id(c) for c in restarted)
     for item in listed:
         item["restarted"] = id(item) in chosen
     results = []
     for item in restarted:
-        cause, reason, source = container_cause(item, events, waiting_reason)
-        item.update({"cause": cause, "reason": reason, "source": source})
-        results.append((cause, reason, source))
+        cause, reason, source, found = weigh(item, events, waiting_reason, ctx)
+        item.update({"cause": cause, "reason": reason, "source": source, "evidence": found})
+        results.append((cause, reason, source, found))
     if not results:
         unnamed = dict(name="", type="regular", last=None, waiting_reason="")
-        cause, reason, source = container_cause(unnamed, events, waiting_reason)
-        results.append((cause, reason, source))
-    causes = [c for c, _, _ in results]
+        results.append(weigh(unnamed, events, waiting_reason, ctx))
+    causes = [c for c, _, _, _ in results]
     cause = most_specific([c for c in causes if c != "expected"]) or "expected"
     first = [r for r in results if r[0] == cause][0]
     if status_known:
@@ -328,7 +525,7 @@ def explain_pod(pod, obj, events, start_ms, end_ms):
         yaml_state = "spec"
     else:
         yaml_state = problem or "none"
-    return {"containers": listed, "cause": cause, "reason": first[1], "source": first[2],
+    return {"containers": listed, "cause": cause, "reason": first[1], "source": first[2], "evidence": first[3],
             "exit0": all(c == "expected" for c in causes), "yaml": yaml_state, "spec": spec}
 
 
@@ -344,7 +541,7 @@ def disruption_detail(obj, events):
     if cause is None:
         for event in events:
             found = classify_event(event)
-            if found and found[0] in ("eviction", "node_spot"):
+            if found and found[0] in ("eviction", "node_lost", "spot"):
                 cause = found[0]
                 break
     text = ("%s: %s" % (reason, message)).strip(": ") if reason else ""
@@ -357,6 +554,55 @@ def oom_suspected(obj, events):
     if (obj or {}).get("status") == "OOMKilled" or "OOMKilled" in str((obj or {}).get("message") or ""):
         return True
     return any((classify_event(e) or (None,))[0] == "oom" for e in events)
+
+
+def state_of(container, events, object_status=""):
+    """A container's state as a user sees it: its YAML waiting reason; ``CrashLoopBackOff`` when the kubelet's
+    ``BackOff`` "restarting failed container" events name it (or no container); the object's waiting status;
+    its YAML state; ``-`` when nothing says."""
+    if container.get("waiting_reason"):
+        return container["waiting_reason"]
+    name = container.get("name")
+    for event in events:
+        lower = (event.get("message") or "").lower()
+        if event.get("reason") == "BackOff" and "restarting failed container" in lower and \
+                container_in_message(event.get("message")) in (None, name):
+            return "CrashLoopBackOff"
+    if object_status in WAITING_REASONS:
+        return object_status
+    state = container.get("state")
+    return state.capitalize() if state else (object_status or "-")
+
+
+def last_text(container):
+    """``OOMKilled, exit 137`` of a container's last termination, or ""."""
+    last = container.get("last") or {}
+    if not (last.get("reason") or last.get("exit_code") is not None):
+        return ""
+    code = last.get("exit_code")
+    return "%s%s" % (last.get("reason") or "Terminated", ", exit %s" % code if code is not None else "")
+
+
+def container_state(pod, events):
+    """The state a user sees for a pod: its restarted container's (``state_of``: ``CrashLoopBackOff``,
+    ``Running``...) with the last termination (``OOMKilled, exit 137``; OOM when the evidence says so and the YAML
+    cannot), or what disrupted it (``Evicted``, ``BidFailed``, ``TaintManagerEviction``...)."""
+    detail = pod.get("detail") or {}
+    status = pod.get("object_status") or ""
+    if pod.get("category") == "disrupted":
+        reason = (detail.get("reason") or "").split(":")[0]
+        evidence_reason = ((pod.get("evidence") or [""])[0]).split(":")[0].split("（")[0].strip()
+        return reason or (status if status and status != "Running" else "") or evidence_reason or "已中断 / disrupted"
+    listed = [c for c in detail.get("containers") or [] if c.get("restarted")] or detail.get("containers") or []
+    if not listed:
+        return status or "-"
+    state = state_of(listed[0], events, status)
+    last = last_text(listed[0]) or ("OOMKilled" if pod.get("cause") == "oom" else "")
+    if not last:
+        return state
+    if state == "-":
+        return "上次 / last: %s" % last
+    return "%s（上次 / last: %s）" % (state, last)
 
 
 # -- quantities and advice figures --------------------------------------------------------------
@@ -427,8 +673,11 @@ def probe_summary(probe):
 
 
 def exit_code_meaning(code):
+    """The usual meaning of an exit code without context (``exit_code_text`` reads 2, 137 and 143 in context)."""
     if code is None:
         return ""
+    if code in (2, 137, 143):
+        return exit_code_text(code)
     return EXIT_CODES.get(code) or ("信号 %d / signal %d" % (code - 128, code - 128) if 128 < code < 160 else "")
 
 

@@ -1,6 +1,6 @@
 """Collect: every DQL query of the pod-restart inspection, and nothing else (the only I/O).
 
-``gather(api, store, scope_list, wanted, open_keys, window, deadline) -> facts.Observation``
+``gather(api, store, scope_list, scope_of, open_keys, window, deadline, history) -> facts.Observation``
 asks Guance in two declared phases, aggregating on the server so that the number
 of requests does not grow with the number of pods or namespaces:
 
@@ -16,9 +16,11 @@ of requests does not grow with the number of pods or namespaces:
    ``interval`` 60 s): which clusters report, and when they last did; and, only when
    configs name namespaces, points per named namespace;
 3. ``nodes`` — the node objects (``kubernetes_nodes``); when some are lost, which
-   namespaces had pods on them (``lost-node namespaces``);
-4. ``events`` — the disruption, node, rollout and node-OOM events of the scope, and
-   every event of the namespaces already known to matter (``kubernetes_events``);
+   namespaces had pods on them (``lost-node namespaces``) and which ECS spot instances
+   Guance's ECS integration saw holding the ``Recycling`` lock (``ecs spot``,
+   ``CO::aliyun_ecs``: the nodes reclaimed as spot instances);
+4. ``events`` — the disruption, node (conditions, reboots, OOM kills), rollout events of the
+   scope, and every event of the namespaces already known to matter (``kubernetes_events``);
 5. ``pod objects`` — ``kubelet_pod`` objects that failed (evicted, spot released…),
    and those of the namespaces that matter that restarted or are not running.
 
@@ -27,10 +29,18 @@ counters that changed enough to reach the thresholds, disruptions, failed pods, 
 lost nodes, open alerts):
 
 6. ``pod counters`` — per pod uid and minute, ``first``/``last``/``max``/``min``/
-   ``count`` of ``restarts`` and ``max(ready)`` (one series per pod, 5,000 a page; events
-   and pod objects are paged 5,000 rows at a time too);
-7. ``container memory`` — ``docker_containers`` peaks, only for pods an OOM is
-   suspected of (``causes.oom_suspected``), by uid in chunks.
+   ``count`` of ``restarts``, ``max(ready)`` and the pod's memory (``max`` of ``mem_usage``
+   and ``mem_limit``: what it used just before each restart) (one series per pod, 5,000 a
+   page; events and pod objects are paged 5,000 rows at a time too);
+7. ``baseline history`` — only for those namespaces without a baseline of their own (no
+   history in the state, no open alert): Guance's history of the 8 windows before, counted
+   on the server in one nested query for all of them (``history_shares``);
+8. ``workload revisions`` — only when restarting pods look like a new revision
+   (``rollouts.suspects``): every ``kubelet_pod`` of those workloads (their YAML: images,
+   labels, creation);
+9. ``container memory`` — ``docker_containers`` peaks, only for pods an OOM is
+   suspected of (``causes.oom_suspected``, an OOM kill on their node, memory near the
+   limit), by uid in chunks.
 
 Every query names its paging (``series`` over ``BY`` series with ``slimit``; ``rows`` over
 raw rows with ``limit`` and ``search_after``). An answer that is not whole — page cap,
@@ -38,14 +48,17 @@ a failed or skipped query, a malformed series — is kept with its gaps
 (``facts.Source``): later stages treat what it lacks as unknown.
 """
 from guance_monitor import dql
+from guance_monitor_k8s_pod_restart import baseline
 from guance_monitor_k8s_pod_restart import causes
 from guance_monitor_k8s_pod_restart import facts
+from guance_monitor_k8s_pod_restart import rollouts
 
 POD_METRIC = "kube_pod"
 POD_OBJECT = "kubelet_pod"
 EVENTS = "kubernetes_events"
 NODE_OBJECT = "kubernetes_nodes"
 CONTAINER_METRIC = "docker_containers"
+ECS_OBJECT = "aliyun_ecs"
 
 CLUSTER_TAG = "cluster_name_k8s"
 OWNER_TAGS = ("deployment", "statefulset", "daemonset", "replicaset", "job", "cronjob")
@@ -56,11 +69,15 @@ MAX_PAGES = 100                # pages of one answer at most (then it is incompl
 UID_CHUNK = 200
 BUCKET_S = 60                  # the per-minute buckets of the presence and pod-counter queries
 MIN_QUERY_S = 3.0              # no query is started with less of the time budget left
+ECS_LOOKBACK_MS = 30 * 60 * 1000   # a Recycling lock seen this long before the window still explains a lost node
+MEMORY_SUSPECT = 0.9           # memory at this share of the limit before a restart: worth the containers' memory
 
 # Event reasons the scope-wide query keeps: disruptions, node transitions, rollouts, node OOMs.
 SCOPE_EVENT_REASONS = (
     "Evicted", "Preempted", "Preempting", "TaintManagerEviction", "NodeNotReady", "NodeReady", "Rebooted",
     "NodeShutdown", "Shutdown", "SpotToBeReleased", "BidFailed", "ScalingReplicaSet", "OOMKilling", "SystemOOM",
+    "NodeHasInsufficientMemory", "NodeHasSufficientMemory", "NodeHasDiskPressure", "NodeHasNoDiskPressure",
+    "NodeHasInsufficientPID", "NodeHasSufficientPID", "EvictionThresholdMet",
 )
 DISRUPTION_REASONS = ("Evicted", "Preempted", "TaintManagerEviction", "NodeNotReady", "NodeShutdown", "Shutdown",
                       "SpotToBeReleased", "BidFailed")
@@ -70,10 +87,15 @@ EVENT_COLUMNS = ("reason", "type", "involved_kind", "involved_uid", "involved_na
                  "message", "source_host", CLUSTER_TAG)
 OBJECT_COLUMNS = ("uid", "pod_name", "namespace", "node_name", "phase", "status", "restarts", "age", "message",
                   CLUSTER_TAG)
+ECS_COLUMNS = ("name", "InstanceId", "InstanceName", "HostName", "OperationLocks", "message")
 
 
-def gather(api, store, scope_list, scope_of, open_keys, window, deadline=None):
-    """The facts of one run (``facts.Observation``); ``scope_of(cluster, namespace)``: its scope, None if not inspected."""
+def gather(api, store, scope_list, scope_of, open_keys, window, deadline=None, history=None):
+    """The facts of one run (``facts.Observation``); ``scope_of(cluster, namespace)``: its scope, None if not inspected.
+
+    ``open_keys``: (cluster, namespace) of the open alerts; ``history``: the inspection's own baseline history
+    (alert key -> windows): namespaces with either need no baseline from Guance.
+    """
     run = _Queries(api, store, window, deadline)
     where = scope_condition(scope_list)
     obs = facts.Observation(window=window)
@@ -84,17 +106,38 @@ def gather(api, store, scope_list, scope_of, open_keys, window, deadline=None):
     obs.nodes = nodes(run, _cluster_condition(scope_list))
     lost = lost_nodes(obs.nodes, window.end_ms)
     obs.lost_node_namespaces = lost_node_namespaces(run, where, lost) if lost else set()
+    obs.recycling = ecs_recycling(run) if lost else []
     known = detail_scopes(obs, scope_of, open_keys)
     obs.events = events(run, scope_list, known)
     obs.objects, obs.failed = pod_objects(run, where, known)
     obs.detailed = detail_scopes(obs, scope_of, open_keys)
     obs.pods = pod_counters(run, where, obs.detailed)
     run.note("pod counters", facts.short_counters(obs.changes, obs.pods))
-    oom = [uid for uid, obj in obs.objects.items() if causes.oom_suspected(obj, obs.events_of(uid))]
+    obs.history_asked = baseline.unsettled(obs.detailed, history, open_keys, window.end_ms)
+    obs.history = history_shares(run, where, obs.history_asked) if obs.history_asked else {}
+    suspects = rollouts.suspects(obs.pods, obs.objects, obs.events, window.end_ms)
+    obs.revisions = workload_pods(run, where, suspects) if suspects else {}
+    oom = oom_suspects(obs)
     obs.memory = container_memory(run, oom) if oom else {}
     obs.sources = run.sources
     obs.requests = run.requests
     return obs
+
+
+def oom_suspects(obs):
+    """Uids of the pods whose containers' memory is worth a look: an OOM in their object or events, an OOM kill
+    on their node, or memory near the limit before a restart."""
+    out = set(uid for uid, obj in obs.objects.items() if causes.oom_suspected(obj, obs.events_of(uid)))
+    oom_nodes = set((e.get("cluster") or None, e.get("name")) for e in obs.events
+                    if e.get("kind") == "Node" and e.get("reason") in ("OOMKilling", "SystemOOM"))
+    for pod in obs.pods:
+        minutes = pod.get("restart_minutes") or []
+        if not minutes:
+            continue
+        if (pod["cluster"], pod["node"]) in oom_nodes or (None, pod["node"]) in oom_nodes or any(
+                m.get("usage") and m.get("limit") and m["usage"] >= MEMORY_SUSPECT * m["limit"] for m in minutes):
+            out.add(pod["uid"])
+    return out
 
 
 def detail_scopes(obs, scope_of, open_keys):
@@ -141,8 +184,9 @@ class _Queries:
     def requests(self):
         return self.narrow.requests + self.wide.requests
 
-    def rows(self, name, q, paging, wide=False, **kwargs):
-        """The rows of ``q`` (a ``Listing``); a failed or skipped query is an empty listing saying why."""
+    def rows(self, name, q, paging, wide=False, span=None, **kwargs):
+        """The rows of ``q`` (a ``Listing``) over the window (or ``span``: (start_ms, end_ms)); a failed or
+        skipped query is an empty listing saying why."""
         source = facts.Source(name)
         self.sources.append(source)
         remaining = self.deadline.remaining() if self.deadline is not None else None
@@ -150,9 +194,9 @@ class _Queries:
             source.gaps.append("not queried: too little of the time budget was left")
             return dql.Listing()
         client = self.wide if wide else self.narrow
+        start_ms, end_ms = span or (self.window.start_ms, self.window.end_ms)
         try:
-            listing = client.rows(q, self.window.start_ms, self.window.end_ms, paging, deadline=self.deadline,
-                                  **kwargs)
+            listing = client.rows(q, start_ms, end_ms, paging, deadline=self.deadline, **kwargs)
         except dql.DQLError as exc:
             source.gaps.append("the query failed (%s)" % str(exc).splitlines()[0])
             return dql.Listing()
@@ -208,12 +252,14 @@ def namespace_presence(run, named):
 def nodes(run, where):
     """The node objects reported in the window (latest report of each)."""
     q = "O::%s:(%s) %s" % (dql.ident(NODE_OBJECT), _columns(
-        ("node_name", "node_ready", "unschedulable", "taints", "age", CLUSTER_TAG)), dql.conditions(where))
+        ("node_name", "node_ready", "unschedulable", "taints", "age", "internal_ip", CLUSTER_TAG)),
+        dql.conditions(where))
     out = []
     for row in run.rows("nodes", q, paging="rows"):
         out.append({"cluster": row.get(CLUSTER_TAG) or "", "name": row.get("node_name") or "",
                     "ready": _text(row.get("node_ready")), "unschedulable": _text(row.get("unschedulable")),
-                    "taints": row.get("taints"), "age": row.get("age"), "last_ms": row.get("time")})
+                    "taints": row.get("taints"), "age": row.get("age"), "last_ms": row.get("time"),
+                    "internal_ip": _text(row.get("internal_ip")) or ""})
     return out
 
 
@@ -240,6 +286,16 @@ def lost_node_namespaces(run, where, lost):
     return set((row.get(CLUSTER_TAG) or "", row.get("namespace") or "")
                for row in run.rows("lost-node namespaces", q, paging="series", one_row_per_series=True,
                                    combine={"points": "sum"}, sorder_by=[(CLUSTER_TAG, "asc"), ("namespace", "asc")]))
+
+
+def ecs_recycling(run):
+    """The ECS spot instances Guance's ECS integration saw holding the ``Recycling`` lock (``CO::aliyun_ecs``),
+    from ``ECS_LOOKBACK_MS`` before the window to its end: the nodes being reclaimed as spot instances."""
+    q = "CO::%s:(%s) {%s}" % (dql.ident(ECS_OBJECT), _columns(ECS_COLUMNS),
+                              dql.regex("OperationLocks", ".*Recycling.*"))
+    span = (run.window.start_ms - ECS_LOOKBACK_MS, run.window.end_ms)
+    found = [facts.recycling_instance(row) for row in run.rows("ecs spot", q, paging="rows", span=span)]
+    return [one for one in found if one is not None]
 
 
 def events(run, scope_list, known):
@@ -272,13 +328,9 @@ def pod_objects(run, where, known):
     q = "O::%s:(%s) %s" % (dql.ident(POD_OBJECT), _columns(OBJECT_COLUMNS), dql.conditions(where, _any_of(wanted)))
     objects = {}
     for row in run.rows("pod objects", q, paging="rows", wide=True):
-        uid = row.get("uid") or row.get("name")
-        if uid:
-            objects[uid] = {"cluster": row.get(CLUSTER_TAG) or "", "namespace": row.get("namespace") or "",
-                            "uid": uid, "pod": row.get("pod_name") or "", "node": row.get("node_name") or "",
-                            "phase": _text(row.get("phase")), "status": _text(row.get("status")),
-                            "restarts": row.get("restarts"), "age": row.get("age"), "message": row.get("message"),
-                            "last_ms": row.get("time")}
+        obj = _pod_object(row)
+        if obj:
+            objects[obj["uid"]] = obj
     failed_list = [o for o in objects.values() if o["phase"] == "Failed" or o["status"] in FAILED_STATUSES]
     return objects, failed_list
 
@@ -290,12 +342,50 @@ def pod_counters(run, where, pairs):
     targets = ", ".join("%s(%s) AS %s" % (fn, dql.ident(field), dql.ident(alias)) for fn, field, alias in (
         ("first", "restarts", "restarts_first"), ("last", "restarts", "restarts_last"),
         ("max", "restarts", "restarts_max"), ("min", "restarts", "restarts_min"),
-        ("count", "restarts", "samples"), ("max", "ready", "ready_max")))
+        ("count", "restarts", "samples"), ("max", "ready", "ready_max"),
+        ("max", "mem_usage", "mem_max"), ("max", "mem_limit", "mem_limit_max")))
     q = "M::%s:(%s) %s BY %s" % (dql.ident(POD_METRIC), targets, dql.conditions(where, pair_condition(pairs)),
                                  _columns(POD_GROUP))
     listing = run.rows("pod counters", q, paging="series", wide=True, extra={"interval": BUCKET_S},
                        sorder_by=[(CLUSTER_TAG, "asc"), ("namespace", "asc"), ("uid", "asc")])
     return facts.pods_from_minutes(listing, OWNER_TAGS)
+
+
+def history_shares(run, where, pairs):
+    """(cluster, namespace) -> ``facts.HistoryShare``: Guance's history of the windows before this one, for the
+    ``pairs`` (cluster or None, namespace), in one nested query counted on the server::
+
+        M::(M::`kube_pod`:(spread(`restarts`) AS `d`, count(`restarts`) AS `n`) {pairs} [start:end:30m]
+            BY `cluster_name_k8s`, `namespace`, `uid`):(count(`d`) AS `pods`, sum(`n`) AS `points`)
+            BY `cluster_name_k8s`, `namespace`, `d`
+
+    The inner query gives each pod's restarts (and points) in each 30-minute window; the outer counts the
+    (pod, window) pairs and their points per namespace and per restart count (a handful of values), so the
+    answer stays small.
+    """
+    start_ms, end_ms = baseline.history_range(run.window)
+    inner = "M::%s:(spread(%s) AS %s, count(%s) AS %s) %s [%d:%d:%dm] BY %s" % (
+        dql.ident(POD_METRIC), dql.ident("restarts"), dql.ident("d"), dql.ident("restarts"), dql.ident("n"),
+        dql.conditions(where, pair_condition(pairs)), start_ms, end_ms, facts.WINDOW_MS // facts.MINUTE_MS,
+        _columns((CLUSTER_TAG, "namespace", "uid")))
+    q = "M::(%s):(count(%s) AS %s, sum(%s) AS %s) BY %s" % (
+        inner, dql.ident("d"), dql.ident("pods"), dql.ident("n"), dql.ident("points"),
+        _columns((CLUSTER_TAG, "namespace", "d")))
+    listing = run.rows("baseline history", q, paging="series", wide=True, span=(start_ms, end_ms),
+                       sorder_by=[(CLUSTER_TAG, "asc"), ("namespace", "asc"), ("d", "asc")])
+    return facts.history_shares(listing, start_ms, end_ms)
+
+
+def workload_pods(run, where, workloads):
+    """uid -> pod object (with its YAML) of every pod of the ``workloads`` (cluster, namespace, kind, name)."""
+    parts = []
+    for cluster, namespace, kind, name in sorted(workloads):
+        parts.append("(%s && %s && %s)" % (dql.eq(CLUSTER_TAG, cluster), dql.eq("namespace", namespace),
+                                           dql.eq(kind, name)))
+    q = "O::%s:(%s) %s" % (dql.ident(POD_OBJECT), _columns(OBJECT_COLUMNS + rollouts.KINDS),
+                           dql.conditions(where, _any_of(parts)))
+    return {obj["uid"]: obj for obj in (_pod_object(row) for row in
+                                          run.rows("workload revisions", q, paging="rows", wide=True)) if obj}
 
 
 def container_memory(run, uids):
@@ -390,6 +480,17 @@ def _event(row):
             "name": row.get("involved_name") or "", "namespace": row.get("involved_namespace") or "",
             "message": _text(row.get("message")) or "", "host": row.get("source_host") or "",
             "cluster": row.get(CLUSTER_TAG) or ""}
+
+
+def _pod_object(row):
+    uid = row.get("uid") or row.get("name")
+    if not uid:
+        return None
+    return {"cluster": row.get(CLUSTER_TAG) or "", "namespace": row.get("namespace") or "",
+            "uid": uid, "pod": row.get("pod_name") or "", "node": row.get("node_name") or "",
+            "phase": _text(row.get("phase")), "status": _text(row.get("status")),
+            "restarts": row.get("restarts"), "age": row.get("age"), "message": row.get("message"),
+            "last_ms": row.get("time")}
 
 
 def _chunks(items, size=None):

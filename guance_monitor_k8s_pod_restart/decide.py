@@ -3,7 +3,8 @@
 ``plan(namespaces, verdicts, obs, scope_list, tracker, watch, history)``:
 
 - **alerts** — one ``AlertTracker`` for every (cluster, namespace) and for the run's
-  incomplete data (key ``INCOMPLETE``): a firing verdict fires; a namespace between the
+  incomplete data (key ``INCOMPLETE``): a firing verdict fires (the alert keeps the baseline
+  it fired against and where it came from); a namespace between the
   thresholds keeps an open alert open (its count of clean runs restarts); a clean one
   counts towards recovery after its own ``recover_after_runs`` (kept with the alert, so a
   changed K applies from the next incident on); no data and unknown views leave the
@@ -39,6 +40,9 @@ SOURCE_NAMES = {
     "pod objects": "Pod 对象与 YAML / pod objects and YAML (kubelet_pod)",
     "pod counters": "逐 Pod 的重启计数 / per-pod restart counters (kube_pod)",
     "container memory": "容器内存 / container memory (docker_containers)",
+    "baseline history": "观测云中的历史重启比例 / the restart history in Guance (kube_pod, for the baseline)",
+    "workload revisions": "发布中工作负载的 Pod / pods of workloads rolling out (kubelet_pod)",
+    "ecs spot": "ECS 抢占式实例回收锁 / ECS spot Recycling locks (CO::aliyun_ecs)",
 }
 
 
@@ -99,7 +103,8 @@ def alert_inputs(namespaces, verdicts, open_state):
         recover_after[key] = runs
         if verdict.verdict == "fire":
             firing[key] = verdict.status
-            info[key] = {"ratio": ns.figures.ratio, "recover_after": runs}
+            info[key] = {"ratio": ns.figures.ratio, "recover_after": runs, "baseline": ns.baseline,
+                         "baseline_from": _origin(ns.baseline_info)}
         elif verdict.verdict == "between" and previous is not None:
             firing[key] = previous["status"]            # hysteresis: still open, the clean count restarts
         elif verdict.verdict == "clean":
@@ -108,6 +113,13 @@ def alert_inputs(namespaces, verdicts, open_state):
         if key not in recover_after and _kept_runs(previous):
             recover_after[key] = _kept_runs(previous)
     return firing, healthy, info, recover_after
+
+
+def _origin(found):
+    """Where the baseline an alert fires against came from (kept with the alert: an open alert keeps it)."""
+    if found.source == "alert":
+        return found.opened_from or "state"
+    return found.source
 
 
 def _kept_runs(entry):

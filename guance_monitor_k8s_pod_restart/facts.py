@@ -6,12 +6,18 @@ records around them say what they are and whether they are whole:
 
 - ``Window``: the 30 minutes inspected (``start_ms``, ``end_ms``);
 - ``ScopeChange``: a (cluster, namespace) where pod restart counters changed;
+- ``HistoryShare``: a (cluster, namespace)'s restarted pod-windows in Guance's history before
+  the window (the baseline when the inspection has none of its own);
+- ``RecyclingInstance``: an ECS spot instance Guance's ECS integration saw holding the
+  ``Recycling`` lock (``CO::aliyun_ecs``), with its private IPs and when the lock was seen;
 - ``Source``: one query, and why its answer may be short (``gaps``);
 - ``Observation``: everything, with ``detailed`` the (cluster, namespace) pairs whose pods
   were fetched one by one.
 
-And pure helpers over answers: ``pods_from_minutes`` (per-minute rows -> one pod counter each),
-``short_counters`` (per-minute rows that add up to less than the window's totals),
+And pure helpers over answers: ``pods_from_minutes`` (per-minute rows -> one pod counter each,
+with the minutes its counter rose and its memory just before), ``short_counters`` (per-minute
+rows that add up to less than the window's totals), ``history_shares`` (the baseline query's
+rows -> ``HistoryShare``), ``recycling_instance`` (a ``CO::aliyun_ecs`` row -> its lock),
 ``taint_keys`` / ``node_state`` (a node lost, gone or tainted), ``data_state`` (a cluster still
 reporting at the window's end, or stale).
 """
@@ -53,6 +59,32 @@ class ScopeChange:
 
 
 @dataclass
+class HistoryShare:
+    cluster: str
+    namespace: str
+    pod_windows: int = 0          # (pod, 30-minute window) pairs with kube_pod points before the window
+    restarted: int = 0            # ... of which the pod's restart counter rose
+    start_ms: int = 0             # the history looked at: [start_ms, end_ms)
+    end_ms: int = 0
+    points: int = 0               # the kube_pod points behind the pairs (how much history there really is)
+
+    @property
+    def share(self):
+        return float(self.restarted) / self.pod_windows if self.pod_windows else None
+
+
+@dataclass
+class RecyclingInstance:
+    instance_id: str
+    name: str = ""
+    host_name: str = ""
+    private_ips: List[str] = field(default_factory=list)
+    seen_ms: Optional[int] = None     # the object's time: when Guance's integration saw the lock
+    lock_message: str = ""
+    spot_strategy: str = ""
+
+
+@dataclass
 class Source:
     name: str
     gaps: List[str] = field(default_factory=list)
@@ -76,6 +108,10 @@ class Observation:
     detailed: Set[Tuple[Optional[str], str]] = field(default_factory=set)
     pods: List[dict] = field(default_factory=list)
     memory: Dict[Tuple[str, str], dict] = field(default_factory=dict)
+    history: Dict[Tuple[str, str], HistoryShare] = field(default_factory=dict)    # Guance's own history
+    history_asked: Set[Tuple[Optional[str], str]] = field(default_factory=set)   # pairs it was asked for
+    revisions: Dict[str, dict] = field(default_factory=dict)    # uid -> object: pods of workloads rolling out
+    recycling: List[RecyclingInstance] = field(default_factory=list)
     sources: List[Source] = field(default_factory=list)
     requests: int = 0
     _by_uid: Optional[tuple] = field(default=None, repr=False, compare=False)
@@ -132,7 +168,7 @@ def _pod(key, rows, owner_tags):
     latest = rows[-1]
     pod = {"cluster": cluster, "namespace": namespace, "uid": uid, "pod": "", "node": "", "owner_kind": "",
            "owner": "", "first": None, "last": None, "max": None, "min": None, "samples": 0, "ready_max": None,
-           "last_ms": None}
+           "last_ms": None, "first_ms": None, "restart_minutes": [], "mem_peak": None, "mem_limit": None}
     for row in rows:
         for name, tag in (("pod", "pod_name"), ("node", "node_name")):
             pod[name] = row.get(tag) or pod[name]
@@ -151,7 +187,53 @@ def _pod(key, rows, owner_tags):
     pod["samples"] = sum(_count(r.get("samples")) for r in values)
     pod["ready_max"] = _extreme(max, [r.get("ready_max") for r in values])
     pod["last_ms"] = values[-1].get("time")
+    pod["first_ms"] = values[0].get("time")
+    if pod["max"] != pod["min"] or pod["first"] != pod["last"]:      # restarted: what its memory did matters
+        pod["restart_minutes"] = restart_minutes(values)
+        pod["mem_peak"] = _peak(r.get("mem_max") for r in values)
+        pod["mem_limit"] = _peak(r.get("mem_limit_max") for r in values)
     return pod
+
+
+def _peak(values):
+    """The largest positive number among ``values``, or None."""
+    present = [v for v in values if v and v.__class__ in (int, float)]
+    return max(present) if present else None
+
+
+def restart_minutes(rows):
+    """``[{"at", "usage", "limit"}]``: the minutes in which the pod's restart counter rose (oldest first), with
+    the pod's memory usage and limit (``kube_pod`` ``mem_usage`` / ``mem_limit``) last seen before, or None.
+
+    ``rows``: the pod's per-minute rows, oldest first. A rise between two minutes, or within one
+    (several samples a minute), is a restart in that minute; a counter that went down is a new
+    container, not a restart. The memory is the latest non-zero one of the ``MEMORY_LOOKBACK``
+    minutes before (a container waiting to restart uses none).
+    """
+    out = []
+    before = None
+    seen = []                      # (time, usage, limit) of the recent minutes with memory
+    for row in rows:
+        first, last = row.get("restarts_first"), row.get("restarts_last")
+        if not (_is_number(first) and _is_number(last)):
+            continue
+        at = row.get("time")
+        rose = last > first or (before is not None and first > before)
+        if rose and at is not None:
+            recent = [m for m in seen if at - m[0] <= MEMORY_LOOKBACK * MINUTE_MS]
+            usage, limit = (recent[-1][1], recent[-1][2]) if recent else (None, None)
+            out.append({"at": at, "usage": usage, "limit": limit or _count(row.get("mem_limit_max")) or None})
+        if _count(row.get("mem_max")) and at is not None:
+            seen.append((at, _count(row["mem_max"]), _count(row.get("mem_limit_max")) or None))
+        before = last
+    return out
+
+
+MEMORY_LOOKBACK = 3
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 def short_counters(changes, pods):
@@ -184,6 +266,71 @@ def _extreme(fn, values):
 
 def _count(value):
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def history_shares(rows, start_ms, end_ms):
+    """(cluster, namespace) -> ``HistoryShare`` from the baseline query's rows (one per pair and spread ``d``,
+    with ``pods``: the (pod, window) pairs, and ``points``: their kube_pod points)."""
+    out = {}
+    for row in rows:
+        key = (row.get("cluster_name_k8s") or "", row.get("namespace") or "")
+        pods = _count(row.get("pods"))
+        try:
+            spread = float(row.get("d"))
+        except (TypeError, ValueError):
+            continue
+        share = out.setdefault(key, HistoryShare(key[0], key[1], start_ms=start_ms, end_ms=end_ms))
+        share.pod_windows += int(pods)
+        share.points += int(_count(row.get("points")))
+        if spread > 0:
+            share.restarted += int(pods)
+    return out
+
+
+def recycling_instance(row):
+    """A ``RecyclingInstance`` from a ``CO::aliyun_ecs`` row whose ``OperationLocks`` hold ``Recycling``, or None."""
+    locks = _json(row.get("OperationLocks"))
+    message = _json(row.get("message"))
+    message = message if isinstance(message, dict) else {}
+    if locks is None:
+        locks = message.get("OperationLocks")
+    reasons = _lock_reasons(locks)
+    recycling = [r for r in reasons if r.get("LockReason") == "Recycling"]
+    if not recycling:
+        return None
+    vpc = message.get("VpcAttributes") or {}
+    ips = ((vpc.get("PrivateIpAddress") or {}).get("IpAddress") or []) if isinstance(vpc, dict) else []
+    ips += ((message.get("InnerIpAddress") or {}).get("IpAddress") or []) if isinstance(
+        message.get("InnerIpAddress"), dict) else []
+    return RecyclingInstance(
+        instance_id=str(row.get("InstanceId") or message.get("InstanceId") or row.get("name") or ""),
+        name=str(row.get("InstanceName") or message.get("InstanceName") or ""),
+        host_name=str(row.get("HostName") or message.get("HostName") or ""),
+        private_ips=[str(ip) for ip in ips if ip], seen_ms=row.get("time"),
+        lock_message=str(recycling[0].get("LockMsg") or ""),
+        spot_strategy=str(message.get("SpotStrategy") or ""))
+
+
+def _lock_reasons(locks):
+    if isinstance(locks, dict):
+        locks = locks.get("LockReason")
+    if isinstance(locks, dict):
+        locks = [locks]
+    if not isinstance(locks, list):
+        return []
+    return [({"LockReason": item} if isinstance(item, str) else item) for item in locks
+            if isinstance(item, (dict, str))]
+
+
+def _json(value):
+    if isinstance(value, (dict, list)):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
 
 
 def taint_keys(taints):

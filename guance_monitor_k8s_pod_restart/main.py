@@ -2,7 +2,7 @@
 
 One run (cron ``*/30 * * * *``, the last 30 minutes), each stage reading only what came before:
 ``collect.gather`` (the DQL queries, the only I/O) -> ``facts.Observation`` -> ``analyse.assess``
-(per namespace: pods, causes, figures, baseline) and ``analyse.judge`` (its verdict) ->
+(per namespace: pods, causes, rollouts, node conditions, figures, baseline) and ``analyse.judge`` (its verdict) ->
 ``decide.plan`` (alert decisions, history after the decision, no-data and incomplete-data) ->
 ``render.events``. The Runner commits the state once the events are safe in the outbox.
 """
@@ -26,7 +26,7 @@ class K8SPodRestartCheck(Checker):
     """Pods restarting abnormally, per Kubernetes cluster and namespace (configs: see ``scopes``)."""
 
     name = "k8s-pod-restart"
-    title = "Kubernetes Pod 异常重启巡检"
+    title = "Kubernetes Pod 异常重启巡检"   # the Studio title (Func shows it); event titles are bilingual
     schema = scopes.SCHEMA
     recover_after_runs = scopes.DEFAULTS["recover_after_runs"]
 
@@ -42,11 +42,11 @@ class K8SPodRestartCheck(Checker):
         open_state = tracker.state()
         open_keys = [pair for pair in map(alert_state.split_key, open_state) if pair is not None]
 
-        obs = collect.gather(ctx.api, store, scope_list, scope_of, open_keys, window, ctx.deadline)
-        namespaces, problems = analyse.assess(obs, scope_of, history)
+        obs = collect.gather(ctx.api, store, scope_list, scope_of, open_keys, window, ctx.deadline, history)
+        namespaces, problems = analyse.assess(obs, scope_of, history, open_state)
         verdicts = {key: analyse.judge(ns) for key, ns in namespaces.items()}
         plan = decide.plan(namespaces, verdicts, obs, scope_list, tracker, self.silence(ctx), history)
-        events = render.events(plan, namespaces, obs)
+        events = render.events(plan, namespaces, obs, render.console_url(ctx.guance_node))
 
         self.defer(store, alert_state.HISTORY_KEY, plan.history)
         for line in render.log_lines(plan, namespaces, problems, obs, scope_list, open_state):

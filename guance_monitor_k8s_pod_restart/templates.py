@@ -4,8 +4,10 @@ Filters: ``md`` (escape), ``code``, ``time``, ``duration``, ``num``, ``pct``;
 ``table(headers, rows, limit)`` escapes every cell and cuts long tables.
 """
 
-FIRING_TITLE = "[{cluster}/{namespace}] Pod 异常重启 {ratio}（基线 {baseline}），主要原因：{cause}"
-RECOVERED_TITLE = "[{cluster}/{namespace}] Pod 重启已恢复 / recovered：{ratio}（基线 {baseline}）"
+FIRING_TITLE = ("[{cluster}/{namespace}] Pod 异常重启 / Pod restarts {ratio}（基线 / baseline {baseline}），"
+                "主要原因 / main cause：{cause}")
+RECOVERED_TITLE = "[{cluster}/{namespace}] Pod 重启已恢复 / Pod restarts recovered：{ratio}（基线 / baseline {baseline}）"
+MAIN_CAUSE = "主要原因 / main cause："
 
 CHANGES = {
     "new": "新发现 / new",
@@ -20,24 +22,40 @@ FIRING = """
 集群 Cluster {{ cluster|code }} · 命名空间 Namespace {{ namespace|code }} · **{{ change }}**{{ previous_text }}
 
 - 时间窗口 Window：{{ start_ms|time }} → {{ end_ms|time }}（30 分钟 / 30 min）
-- 重启 Pod 比例 Restarted-pod ratio：**{{ ratio|pct }}**（{{ figures.abnormal }} / {{ figures.population }} 个 Pod），基线 baseline {{ baseline|pct }}（{{ baseline_text }}），触发阈值 threshold {{ threshold|pct }}
-- 窗口内重启 Restarts in the window：{{ figures.restarts }} 次；{{ figures.restarted }} 个 Pod 容器重启 restarted，{{ figures.disrupted }} 个 Pod 被驱逐、随节点丢失或被抢占回收 disrupted
+- 重启 Pod 比例 Restarted-pod ratio：**{{ ratio|pct }}** = {{ figures.abnormal }} / {{ figures.population }}（受影响 hit：{{ figures.restarted }} 个容器重启 restarted + {{ figures.disrupted }} 个被中断 disrupted；Pod 总数 pods：窗口内 {{ figures.pods }} 个 seen − {{ figures.not_counted }} 个不计入 not counted）
+- 基线 Baseline：{{ baseline|pct }}（{{ baseline_text }}），触发阈值 threshold {{ threshold|pct }} = max(min_ratio, 基线 baseline × rise_factor)
+- 窗口内重启 Restarts in the window：{{ figures.restarts }} 次（被中断的 Pod 各计 1 次 / a disrupted pod counts once）
 - 严重程度 Severity：**{{ status }}**（比例 < 25% warning，≥ 25% error，≥ 50% critical）
 - 主要原因 Main cause：**{{ main_cause }}**
 {% if since_ms %}
 - 异常开始于 Since：{{ since_ms|time }}（已持续 {{ since_seconds|duration }}）
 {% endif %}
+{% for line in rollout_lines %}
+- {{ line }}
+{% endfor %}
 
 {{ table(["原因 Cause", "Pod 数 Pods"], cause_rows, 10) }}
+{% if rollout_rows %}
+
+## 最近的发布 / Recent rollout
+
+{{ table(["工作负载 Workload", "新版本 Revision", "创建于 Created", "崩溃的 Pod Crashing", "上一版本 Previous", "变化 Change", "回滚 Roll back"], rollout_rows, 10) }}
+{% endif %}
+{% if node_rows %}
+
+## 节点状况 / Node conditions
+
+{{ table(["节点 Node", "状况 Condition", "时间 When", "依据 Evidence", "受影响的 Pod Pods"], node_rows, 20) }}
+{% endif %}
 
 ## 异常 Pod / Abnormal pods
 
-{{ table(["工作负载 Workload", "Pod", "节点 Node", "窗口内重启 Restarts", "状态 Status", "原因 Reason"], pod_rows, 20) }}
+{{ table(["工作负载 Workload", "Pod", "节点 Node", "窗口内重启 Restarts", "状态 State", "原因 Cause", "依据 Evidence"], pod_rows, 20) }}
 
 ## 容器状态 / Container status
 
 {% if container_rows %}
-{{ table(["Pod", "容器 Container", "类型 Type", "本窗口重启 Restarted", "上次终止 Last terminated", "退出码 Exit code", "终止时间 Finished", "requests / limits", "内存 Memory usage / limit"], container_rows, 30) }}
+{{ table(["Pod", "容器 Container", "类型 Type", "本窗口重启 Restarted", "状态 State", "上次终止 Last terminated", "退出码 Exit code", "终止时间 Finished", "requests / limits", "内存 Memory usage / limit"], container_rows, 30) }}
 {% else %}
 没有容器数据 / no container data for these pods.
 {% endif %}
@@ -64,6 +82,13 @@ FIRING = """
 {% endfor %}
 
 {% endfor %}
+## 日志 / Logs
+
+- [观测云日志查看器 / Guance log explorer]({{ logs_link }})（{{ logs_note }}）
+{% for line in log_queries %}
+- {{ line }}
+{% endfor %}
+
 ## Kubernetes 指标 / Kubernetes metric views
 
 {% for link in links %}
@@ -109,7 +134,9 @@ RECOVERED = """
 {% endif %}
 """
 
-# Relative paths in the Guance console (the event is shown inside it).
+# Paths in the Guance console (not documented publicly: the paths of the console's own pages, assumed; relative
+# when the console of the account's node is not known, as the event is shown inside the console).
+LOG_EXPLORER = "/logIndex/log"
 LINKS = (
     ("Kubernetes Pod 对象 / Pod objects", "/objectadmin/kubelet_pod"),
     ("容器 / Containers", "/objectadmin/docker_containers"),

@@ -25,8 +25,9 @@ def run(configs=None):
     zh-CN:
       title: Kubernetes Pod 异常重启巡检
       doc: |
-        按集群 + 命名空间统计最近 30 分钟内重启的 Pod 比例；比例相对基线升高且达到最小数量时生成事件，
-        并按容器给出根因（OOM、探针、应用错误、镜像/配置、驱逐、节点丢失/抢占式实例回收）与建议。
+        按集群 + 命名空间统计最近 30 分钟内重启的 Pod 比例；比例相对基线（巡检自己的历史，没有时取观测云中的历史）
+        升高且达到最小数量时生成事件，并按容器给出根因（OOM、探针、应用错误、镜像/配置、节点异常、驱逐、
+        抢占式实例回收、节点丢失）及其依据、最近的发布与回滚命令、日志查询与建议。
         可选参数：
           configs：需要检测的集群与命名空间列表；不配置时检测所有集群的所有命名空间。
             cluster_name：集群名称（对应 DataKit 的 cluster_name_k8s 标签），可选，不配置表示所有集群
@@ -43,8 +44,10 @@ def run(configs=None):
       title: Kubernetes Pod abnormal restart inspection
       doc: |
         Computes, per cluster + namespace, the share of pods restarted in the last 30 minutes; when it rises
-        above the baseline and minimum counts hold, reports an event with the cause per container (OOM, probe,
-        application error, image/config, eviction, node lost / spot reclaimed) and advice.
+        above the baseline (the inspection's own history, else Guance's) and minimum counts hold, reports an
+        event with the cause per container (OOM, probe, application error, image/config, node condition,
+        eviction, spot reclaim, node lost) and its evidence, the rollout before the crashes with its rollback
+        command, the pods' log queries, and advice.
         Optional parameters:
           configs: the clusters and namespaces to inspect; empty inspects every namespace of every cluster.
             cluster_name: the cluster (DataKit's cluster_name_k8s tag), optional: every cluster when absent

@@ -68,11 +68,11 @@ def pods(b, namespace, count, workload="api", cluster="c1", template="6d5f7b9c8d
     return out
 
 
-def backoff_events(b, pod, start, end, every=10):
+def backoff_events(b, pod, start, end, every=10, container="app"):
     at = start
     while at <= end:
-        b.event(at, "BackOff", "Back-off restarting failed container app in pod %s_%s(%s)"
-                % (pod.name, pod.namespace, pod.uid), pod=pod)
+        b.event(at, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)"
+                % (container, pod.name, pod.namespace, pod.uid), pod=pod)
         at += every * MINUTE
 
 
@@ -217,8 +217,8 @@ def spot_reclaim():
         else:
             b.add_pod(Pod("render", name, cluster="ack-prod", node="virtual-kubelet-cn-hangzhou-k",
                           owner=("deployment", "worker")))
-    b.expect(expected(0, "render", "critical", "node_spot", cluster="ack-prod"),
-             why="4/8 spot pods reclaimed (BidFailed): critical, node lost / spot reclaimed")
+    b.expect(expected(0, "render", "critical", "spot", cluster="ack-prod"),
+             why="4/8 spot pods reclaimed (BidFailed): critical, spot reclaim on its own (the virtual node is healthy)")
     return b
 
 
@@ -406,7 +406,7 @@ def node_lost():
                           owner=("deployment", "edge"), start=lost + 7 * MINUTE))
         else:
             b.add_pod(Pod("edge", name, node="node-8", owner=("deployment", "edge")))
-    b.expect(expected(0, "edge", "critical", "node_spot"), why="4/8 lost with their node: critical, node lost")
+    b.expect(expected(0, "edge", "critical", "node_lost"), why="4/8 lost with their node: critical, node lost")
     return b
 
 
@@ -509,9 +509,203 @@ def escalate_recover():
     return b
 
 
+# -- the hard cases (issue 10) ----------------------------------------------------------------------
+
+def _chronic(name, description, runs, rise_from, why, expect):
+    """4 of 10 ledger pods OOMKilled every 15 minutes for hours; from ``rise_from`` on, 8 of 10."""
+    b = Builder(name, description, runs)
+    b.span = (T("2026-11-20T03:25:00Z"), T(runs[-1]))
+    nodes(b, 3)
+
+    def make(i):
+        if i >= 8:
+            return None
+        begin = T("2026-11-20T03:27:00Z") if i < 4 else rise_from
+        restarts, at, count = [], begin + i * MINUTE, 0
+        while at <= T(runs[-1]):
+            count += 1
+            restarts.append((at, count))
+            at += 15 * MINUTE
+        return [Container("app", memory_limit="1Gi", memory_request="512Mi", restarts=restarts,
+                          terminations=[(t - 4000, "OOMKilled", 137) for t, _ in restarts])]
+
+    pods(b, "ledger", 10, workload="ledger", template="4f5e6d7c8b", make=make)
+    b.expect(*expect, why=why)
+    return b
+
+
+def chronic_namespace():
+    runs = ["2026-11-20T08:00:00Z", "2026-11-20T08:30:00Z", "2026-11-20T09:00:00Z"]
+    return _chronic("chronic-namespace", "4 of 10 pods OOMKilled every 15 minutes for hours (40% in every window); "
+                    "the inspection starts with an empty state; from 08:30 on 8 of 10", runs, T("2026-11-20T08:32:00Z"),
+                    "the first run with empty state takes its baseline (40%) from Guance's history: quiet; 40% stays "
+                    "quiet; 80% rises above it: critical, OOM", [expected(2, "ledger", "critical", "oom")])
+
+
+def chronic_rises():
+    runs = ["2026-11-20T08:00:00Z"]
+    return _chronic("chronic-rises-first-run", "4 of 10 pods OOMKilled every 15 minutes for hours; in the window of "
+                    "the first run (empty state) 8 of 10", runs, T("2026-11-20T07:31:00Z"),
+                    "baseline 40% from Guance's history; 80% >= 1.5 x 40%: fires on the first run (critical, OOM)",
+                    [expected(0, "ledger", "critical", "oom")])
+
+
+def oom_no_status():
+    b = Builder("oom-no-status", "DataKit after v1.84.0 (no pod status): 3 of 8 ingest workers crash on OOM; "
+                "kube_pod memory at 99.5% of the limit before each restart; node-problem-detector OOMKilling on the "
+                "Node; BackOff events", ["2026-11-20T08:00:00Z"])
+    nodes(b, 3)
+    limit = 512 * 2 ** 20
+    crash_times = [T("2026-11-20T07:34:00Z"), T("2026-11-20T07:44:00Z"), T("2026-11-20T07:54:00Z")]
+
+    def usage_of(offset):
+        def usage(at):
+            since = max([t for t in [T("2026-11-20T07:24:00Z")] + crash_times if t + offset <= at] or [0])
+            minutes = (at - since - offset) / float(MINUTE)
+            return int(min(0.995, 0.55 + 0.05 * minutes) * limit)
+        return usage
+
+    made = []
+    for i in range(8):
+        offset = i * MINUTE
+        if i < 3:
+            restarts = [(T("2026-11-20T06:00:00Z"), 5)] + [(t + offset + 30000, 6 + k) for k, t in
+                                                          enumerate(crash_times)]
+            app = Container("worker", command=["python3", "-m", "ingest.worker"], memory_limit="512Mi",
+                            restarts=restarts, usage=usage_of(offset),
+                            waiting=[(t + offset, t + offset + 30000, "CrashLoopBackOff") for t in crash_times])
+        else:
+            app = Container("worker", command=["python3", "-m", "ingest.worker"], memory_limit="512Mi",
+                            usage=200 * 2 ** 20)
+        pod = Pod("ingest", "worker-7c8d9e0f1a-%s" % SUFFIXES[i], node="node-%d" % (i % 3 + 1),
+                  owner=("deployment", "worker"), containers=[app], yaml_status=False, mem_metrics=True)
+        made.append(b.add_pod(pod))
+        if i < 3:
+            for k, t in enumerate(crash_times):
+                b.node_event(t + offset + 1000, "OOMKilling", "Memory cgroup out of memory: Killed process %d "
+                             "(python3) total-vm:1262412kB, anon-rss:523112kB, file-rss:0kB, shmem-rss:0kB, UID:1000 "
+                             "pgtables:1204kB oom_score_adj:999" % (4242 + 10 * i + k), pod.node,
+                             component="kernel-monitor")
+                b.event(t + offset + 20000, "BackOff", "Back-off restarting failed container worker in pod %s_%s(%s)"
+                        % (pod.name, pod.namespace, pod.uid), pod=pod)
+    # another namespace's pod on node-1 fails at other times (exit code unknown): no OOM is blamed on it
+    other = Pod("tools", "cron-helper-5a6b7c8d9e-%s" % SUFFIXES[9], node="node-1", owner=("deployment", "cron-helper"),
+                containers=[Container("helper", command=["/bin/helper"], restarts=[(T("2026-11-20T07:39:00Z"), 1),
+                                                                                   (T("2026-11-20T07:49:00Z"), 2)])],
+                yaml_status=False)
+    b.add_pod(other)
+    pods(b, "tools", 4, workload="toolbox", template="2c3d4e5f6a", first=10)
+    b.expect(expected(0, "ingest", "error", "oom"),
+             why="no pod status: memory at the limit before each restart and node-problem-detector's OOMKilling "
+                 "(python3) at the same second on the pod's node make it an OOM, not an application error")
+    return b
+
+
+def node_pressure():
+    b = Builder("node-pressure-not-reboot", "node-3 flaps NotReady under MemoryPressure with SystemOOM kills; its 4 "
+                "orders pods restart (twice once, twice three times); the node never reboots",
+                ["2026-11-20T08:00:00Z"])
+    for i in range(1, 5):
+        b.node("node-%d" % i, internal_ip="10.0.0.%d" % i)
+    events = [("07:38:00", "NodeHasInsufficientMemory", "Node node-3 status is now: NodeHasInsufficientMemory"),
+              ("07:40:10", "SystemOOM", "System OOM encountered, victim process: java, pid: 23451"),
+              ("07:41:00", "NodeNotReady", "Node node-3 status is now: NodeNotReady"),
+              ("07:43:00", "NodeReady", "Node node-3 status is now: NodeReady"),
+              ("07:47:30", "SystemOOM", "System OOM encountered, victim process: java, pid: 24012"),
+              ("07:48:00", "NodeNotReady", "Node node-3 status is now: NodeNotReady"),
+              ("07:50:00", "NodeReady", "Node node-3 status is now: NodeReady"),
+              ("07:55:00", "NodeHasSufficientMemory", "Node node-3 status is now: NodeHasSufficientMemory")]
+    for when, reason, message in events:
+        b.node_event(T("2026-11-20T%sZ" % when), reason, message, "node-3",
+                     type="Normal" if reason in ("NodeReady", "NodeHasSufficientMemory") else "Warning",
+                     component="node-controller" if reason.startswith("NodeNot") or reason == "NodeReady" else "kubelet")
+    once = [T("2026-11-20T07:41:00Z")]
+    thrice = [T("2026-11-20T07:41:00Z"), T("2026-11-20T07:48:00Z"), T("2026-11-20T07:52:00Z")]
+    for workload, template, first in (("orders", "3e4f5a6b7c", 0), ("billing-api", "9d8c7b6a5f", 8)):
+        for i in range(first, first + 8):
+            node = "node-%d" % (i % 4 + 1)
+            times = (once if i in (2, 10) else thrice) if node == "node-3" else []
+            reason = "OOMKilled" if i < 8 else "Error"
+            app = Container("app", image="registry.example.com/%s:2.3.1" % workload, memory_limit="1Gi",
+                            memory_request="512Mi", usage=300 * 2 ** 20,
+                            restarts=[(t + 20000, n + 1) for n, t in enumerate(times)],
+                            terminations=[(t + 10000, reason, 137) for t in times])
+            b.add_pod(Pod("orders", "%s-%s-%s" % (workload, template, SUFFIXES[i]), node=node,
+                          owner=("deployment", workload), containers=[app], mem_metrics=True))
+    b.expect(expected(0, "orders", "error", "node_condition"),
+             why="4 of 16 pods hit (25%): the node's MemoryPressure, NotReady and SystemOOM, not a reboot (no new boot "
+                 "ID), so none is excluded; cause node condition")
+    return b
+
+
+def rollout_crash():
+    b = Builder("rollout-crash-exit2", "a new ReplicaSet of api, created at 07:20, crash-loops with exit code 2 "
+                "(image 1.5.0, a bad flag); the 5 pods of the previous revision (1.4.2) are healthy",
+                ["2026-11-20T08:00:00Z"])
+    nodes(b, 3)
+    rolled = T("2026-11-20T07:20:00Z")
+    for i in range(5):
+        b.add_pod(Pod("shop", "api-6d5f7b9c8d-%s" % SUFFIXES[i], node="node-%d" % (i % 3 + 1),
+                      owner=("deployment", "api"), created=T("2026-11-18T09:00:00Z"),
+                      labels={"app": "api", "app.kubernetes.io/version": "1.4.2"},
+                      containers=[Container("api", image="registry.example.com/shop/api:1.4.2",
+                                            command=["/app/server", "--config=/etc/api/config.yaml"])]))
+    for i in range(3):
+        start = rolled + i * MINUTE
+        made = crash(start + MINUTE, T("2026-11-20T08:00:00Z"), every=5, code=2)
+        app = Container("api", image="registry.example.com/shop/api:1.5.0",
+                        command=["/app/server", "--config=/etc/api/config.yaml", "--listen-metrics"],
+                        restarts=made.restarts, terminations=made.terminations, waiting=made.waiting)
+        pod = b.add_pod(Pod("shop", "api-79c4b8f6d5-%s" % SUFFIXES[10 + i], node="node-%d" % (i % 3 + 1),
+                            owner=("deployment", "api"), start=start, created=start,
+                            labels={"app": "api", "app.kubernetes.io/version": "1.5.0"}, containers=[app]))
+        backoff_events(b, pod, T("2026-11-20T07:35:00Z"), T("2026-11-20T07:58:00Z"), container="api")
+    b.event(rolled, "ScalingReplicaSet", "Scaled up replica set api-79c4b8f6d5 to 3", kind="Deployment",
+            name="api", namespace="shop", type="Normal", cluster="c1")
+    b.expect(expected(0, "shop", "error", "app_error"),
+             why="3 of 8 (37.5%): an application error, the rollout named (ReplicaSet api-79c4b8f6d5 created 07:20, "
+                 "image 1.4.2 -> 1.5.0, previous revision healthy) with kubectl rollout undo; exit 2 read as the "
+                 "application's own code")
+    return b
+
+
+def ecs_spot_node():
+    b = Builder("ecs-spot-node-reclaimed", "an ACK node on an ECS spot instance is reclaimed: Guance's ECS "
+                "integration sees the Recycling lock at 07:36, the node goes NotReady and vanishes; its 4 feed pods are "
+                "evicted by the taint manager and recreated", ["2026-11-20T08:00:00Z"])
+    spot_node, other = "cn-hangzhou.10.0.2.11", "cn-hangzhou.10.0.2.12"
+    b.node(spot_node, cluster="ack-prod", end=T("2026-11-20T07:45:00Z"), internal_ip="10.0.2.11",
+           ready_from=[(T("2026-11-20T07:40:00Z"), "unknown")],
+           taints=[{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}])
+    b.node(other, cluster="ack-prod", internal_ip="10.0.2.12")
+    b.ecs_instance("i-bp1spotnode01", "10.0.2.11", [T("2026-11-20T07:%02d:00Z" % m) for m in range(26, 40, 5)],
+                   locks_from=T("2026-11-20T07:36:00Z"))
+    b.ecs_instance("i-bp1paygnode02", "10.0.2.12", [T("2026-11-20T07:%02d:00Z" % m) for m in range(26, 60, 5)],
+                   spot="NoSpot")
+    lost = T("2026-11-20T07:41:00Z")
+    b.node_event(lost, "NodeNotReady", "Node %s status is now: NodeNotReady" % spot_node, spot_node,
+                 cluster="ack-prod", component="node-controller")
+    for i in range(8):
+        name = "feed-4d5e6f7a8b-%s" % SUFFIXES[i]
+        if i < 4:
+            pod = Pod("feed", name, cluster="ack-prod", node=spot_node, owner=("deployment", "feed"), end=lost)
+            b.add_pod(pod)
+            b.event(lost + 5 * MINUTE, "TaintManagerEviction", "Marking for deletion Pod feed/%s" % name, pod=pod,
+                    type="Normal")
+            b.add_pod(Pod("feed", "feed-4d5e6f7a8b-%s" % SUFFIXES[20 + i], cluster="ack-prod", node=other,
+                          owner=("deployment", "feed"), start=lost + 6 * MINUTE))
+        else:
+            b.add_pod(Pod("feed", name, cluster="ack-prod", node=other, owner=("deployment", "feed")))
+    b.expect(expected(0, "feed", "critical", "spot", cluster="ack-prod"),
+             why="4/8 pods lost with a node that is an ECS spot instance being reclaimed (Recycling lock seen at 07:36): "
+                 "critical, spot reclaim with the notice time, not a plain node loss")
+    return b
+
+
 SCENARIOS = [crash_loop, oom, liveness, liveness_no_status, eviction_storm, spot_reclaim, rollout, job_pods,
              node_reboot, small_namespace, flapping, data_gap, counter_reset, two_clusters, image_config, node_lost,
-             exit_zero, baseline_rise, excluded_workloads, bad_data, escalate_recover]
+             exit_zero, baseline_rise, excluded_workloads, bad_data, escalate_recover, chronic_namespace, chronic_rises,
+             oom_no_status, node_pressure, rollout_crash, ecs_spot_node]
 
 
 def main():
@@ -536,17 +730,32 @@ DEMO_RUNS = ["2026-11-20T08:00:00Z", "2026-11-20T08:30:00Z"]
 
 
 def demo_fragment():
-    """Cluster prod-ack: shop crash-loops (3 of 8 cart pods), pay is OOMKilled (2 of 4), web is healthy."""
-    b = k8s_scenario_builder.Builder("demo: Kubernetes pod restarts", "prod-ack: the cart Deployment in shop "
-                                     "crash-loops, payment in pay is OOMKilled, web is healthy", DEMO_RUNS)
+    """Cluster prod-ack: shop crash-loops (the 3 pods of cart's new revision, rolled out at 07:20, of 8), pay is
+    OOMKilled (2 of 4), web is healthy."""
+    b = k8s_scenario_builder.Builder("demo: Kubernetes pod restarts", "prod-ack: the new revision of the cart "
+                                     "Deployment in shop crash-loops, payment in pay is OOMKilled, web is healthy",
+                                     DEMO_RUNS)
     for i in range(1, 4):
         b.node("cn-hangzhou.10.0.1.%d" % i, cluster="prod-ack")
     until = T("2026-11-20T08:30:00Z")
-    made = pods(b, "shop", 8, workload="cart", cluster="prod-ack", template="7d9f8c6b5a",
-                node_prefix="cn-hangzhou.10.0.1.",
-                make=lambda i: [crash(T("2026-11-20T07:22:00Z"), until, every=5)] if i < 3 else None)
-    for pod in made[:3]:
+    rolled = T("2026-11-20T07:20:00Z")
+    for i in range(5):          # the previous revision of cart: healthy
+        b.add_pod(Pod("shop", "cart-7d9f8c6b5a-%s" % SUFFIXES[3 + i], cluster="prod-ack",
+                      node="cn-hangzhou.10.0.1.%d" % ((3 + i) % 3 + 1), owner=("deployment", "cart"),
+                      labels={"app": "cart", "app.kubernetes.io/version": "3.1.0"},
+                      containers=[Container("app", image="registry.example.com/shop/cart:3.1.0")]))
+    for i in range(3):          # the new revision, rolled out at 07:20: crash-loops
+        made = crash(T("2026-11-20T07:22:00Z") + i * MINUTE, until, every=5)
+        pod = b.add_pod(Pod("shop", "cart-5c6d7e8f9a-%s" % SUFFIXES[i], cluster="prod-ack",
+                            node="cn-hangzhou.10.0.1.%d" % (i % 3 + 1), owner=("deployment", "cart"),
+                            start=rolled + i * MINUTE, created=rolled + i * MINUTE,
+                            labels={"app": "cart", "app.kubernetes.io/version": "3.2.0"},
+                            containers=[Container("app", image="registry.example.com/shop/cart:3.2.0",
+                                                  restarts=made.restarts, terminations=made.terminations,
+                                                  waiting=made.waiting)]))
         backoff_events(b, pod, T("2026-11-20T07:36:00Z"), until)
+    b.event(rolled, "ScalingReplicaSet", "Scaled up replica set cart-5c6d7e8f9a to 3", kind="Deployment",
+            name="cart", namespace="shop", type="Normal", cluster="prod-ack")
 
     def oom(i):
         if i >= 2:

@@ -13,7 +13,10 @@ Points follow DataKit's shapes (``datakit-k8s-data.md``):
   ``status``, as DataKit up to v1.84.0 / after it);
 - ``kubernetes_events`` logging: tags ``type``, ``reason``; fields
   ``involved_kind``/``_uid``/``_name``/``_namespace``, ``message``;
-- ``kubernetes_nodes`` object every 5 minutes; ``docker_containers`` metric.
+- ``kubernetes_nodes`` object every 5 minutes (``internal_ip`` tag); ``docker_containers`` metric;
+- with ``Pod(mem_metrics=True)`` (DataKit's ``enable_pod_metric``), ``kube_pod``'s ``mem_usage`` and
+  ``mem_limit`` (pod sums) while the pod runs;
+- ``CO::aliyun_ecs`` objects as Guance's Alibaba Cloud ECS integration writes them (``ecs_instance``).
 """
 import datetime
 import hashlib
@@ -47,8 +50,10 @@ class Container:
 
     def __init__(self, name="app", kind="regular", image=None, memory_limit="512Mi", memory_request="256Mi",
                  cpu_limit="500m", cpu_request="100m", liveness=None, restarts=None, terminations=None,
-                 waiting=None, usage=None):
+                 waiting=None, usage=None, command=None, args=None):
         self.name = name
+        self.command = command
+        self.args = args
         self.kind = kind
         self.image = image or "registry.example.com/%s:1.0" % name
         self.memory_limit = memory_limit
@@ -85,7 +90,8 @@ class Container:
 class Pod:
     def __init__(self, namespace, name, cluster="c1", node="node-1", owner=("deployment", None), uid=None,
                  containers=None, start=None, end=None, phase=None, status_reason=None, status_message=None,
-                 labels=None, interval=60, yaml_status=True, ready=None, extra_tags=None):
+                 labels=None, interval=60, yaml_status=True, ready=None, extra_tags=None, created=None,
+                 mem_metrics=False):
         self.namespace = namespace
         self.name = name
         self.cluster = cluster
@@ -103,6 +109,8 @@ class Pod:
         self.yaml_status = yaml_status
         self.ready = ready                   # [(from ms, ready containers)] or None: all regular containers
         self.extra_tags = extra_tags or {}
+        self.created = created               # creation time (ms): the object's age; None: its start, or long ago
+        self.mem_metrics = mem_metrics       # kube_pod mem_usage / mem_limit (DataKit's enable_pod_metric)
 
     def phase_at(self, at):
         value = "Running"
@@ -122,6 +130,16 @@ class Pod:
             return 0
         return sum(1 for c in self.containers if c.kind == "regular" and not c.waiting_at(at))
 
+    def memory_at(self, at):
+        """(kube_pod mem_usage, mem_limit) of the pod at ``at``: sums over its running containers, or None."""
+        if not self.mem_metrics or self.phase_at(at) != "Running":
+            return None
+        usage = 0
+        for c in self.containers:
+            if c.usage is not None and not c.waiting_at(at):
+                usage += c.usage(at) if callable(c.usage) else c.usage
+        return int(usage), sum(_bytes(c.memory_limit) for c in self.containers)
+
     def restarts_at(self, at):
         counts = [c.count_at(at) for c in self.containers if c.kind == "regular"]
         return max(counts) if counts else 0
@@ -139,6 +157,10 @@ class Pod:
                                   "requests": {"cpu": c.cpu_request, "memory": c.memory_request}}}
             if c.liveness:
                 item["livenessProbe"] = c.liveness
+            if c.command:
+                item["command"] = list(c.command)
+            if c.args:
+                item["args"] = list(c.args)
             if c.kind == "regular":
                 spec["containers"].append(item)
             else:
@@ -148,7 +170,11 @@ class Pod:
         if inits:
             spec["initContainers"] = inits
         kind, owner = self.owner
-        metadata = {"name": self.name, "namespace": self.namespace, "labels": dict(self.labels)}
+        labels = dict(self.labels)
+        if kind == "deployment" and owner and self.name.startswith(owner + "-") and \
+                len(self.name[len(owner) + 1:].rsplit("-", 1)) == 2:
+            labels.setdefault("pod-template-hash", self.name[len(owner) + 1:].rsplit("-", 1)[0])
+        metadata = {"name": self.name, "namespace": self.namespace, "labels": labels}
         if kind and owner:
             metadata["ownerReferences"] = [{"kind": "ReplicaSet" if kind == "deployment" else kind.capitalize(),
                                             "name": owner}]
@@ -198,6 +224,7 @@ class Builder:
         self.metric = []
         self.object = []
         self.logging = []
+        self.custom_object = []
         self.studio = []
         self.labels = {}
         self.span = (ms(self.runs[0]) - 35 * MINUTE, ms(self.runs[-1]))
@@ -216,9 +243,11 @@ class Builder:
         base.update(pod.extra_tags)
         while at <= end:
             if not any(g0 <= at < g1 for g0, g1 in gaps):
-                self.metric.append({"measurement": "kube_pod", "tags": dict(base),
-                                    "fields": {"restarts": pod.restarts_at(at), "ready": pod.ready_at(at)},
-                                    "time": at})
+                fields = {"restarts": pod.restarts_at(at), "ready": pod.ready_at(at)}
+                memory = pod.memory_at(at)
+                if memory:
+                    fields["mem_usage"], fields["mem_limit"] = memory
+                self.metric.append({"measurement": "kube_pod", "tags": dict(base), "fields": fields, "time": at})
                 for c in pod.containers:
                     if c.usage is not None and not c.waiting_at(at) and pod.phase_at(at) == "Running":
                         tags = {"cluster_name_k8s": pod.cluster, "namespace": pod.namespace,
@@ -245,8 +274,10 @@ class Builder:
         tags.update(pod.owner_tags())
         document = dict(tags)
         document["yaml"] = yaml.safe_dump(pod.yaml_at(at), sort_keys=False)
+        created = pod.created if pod.created is not None else (
+            pod.start if pod.start is not None else self.span[0] - 10 * 86400 * 1000)
         self.object.append({"measurement": "kubelet_pod", "tags": tags,
-                            "fields": {"restarts": pod.restarts_at(at), "age": 3600,
+                            "fields": {"restarts": pod.restarts_at(at), "age": max(0, (at - created) // 1000),
                                        "message": json.dumps(document)},
                             "time": at})
 
@@ -268,7 +299,7 @@ class Builder:
                              "fields": fields, "time": at})
 
     def node(self, name, cluster="c1", ready="true", start=None, end=None, taints=None, age=86400 * 30,
-             ready_from=None):
+             ready_from=None, internal_ip=None):
         start = start if start is not None else self.span[0]
         end = end if end is not None else self.span[1]
         at = start - start % (5 * MINUTE) + 5 * MINUTE
@@ -282,11 +313,41 @@ class Builder:
                       "kubelet_version": "v1.30.1", "message": "{}"}
             if taints:
                 fields["taints"] = json.dumps(taints)
-            self.object.append({"measurement": "kubernetes_nodes",
-                                "tags": {"name": uid_for(cluster, name), "uid": uid_for(cluster, name),
-                                         "node_name": name, "role": "node", "cluster_name_k8s": cluster},
-                                "fields": fields, "time": at})
+            tags = {"name": uid_for(cluster, name), "uid": uid_for(cluster, name), "node_name": name, "role": "node",
+                    "cluster_name_k8s": cluster}
+            if internal_ip:
+                tags["internal_ip"] = internal_ip
+            self.object.append({"measurement": "kubernetes_nodes", "tags": tags, "fields": fields, "time": at})
             at += 5 * MINUTE
+
+    def node_event(self, at, reason, message, node, cluster="c1", type="Warning", component="kubelet"):
+        """An event about a Node, as DataKit writes it (no namespace; the node is the involved object)."""
+        tags = {"type": type, "reason": reason, "uid": uid_for("event", reason, str(at), node),
+                "from_node": node, "cluster_name_k8s": cluster}
+        fields = {"involved_kind": "Node", "involved_uid": uid_for(cluster, node), "involved_name": node,
+                  "involved_namespace": "", "source_component": component, "source_host": node, "message": message,
+                  "status": "warn" if type == "Warning" else "info"}
+        self.logging.append({"measurement": "kubernetes_events", "source": "kubernetes_events", "tags": tags,
+                             "fields": fields, "time": at})
+
+    def ecs_instance(self, instance_id, private_ip, times, locks_from=None, spot="SpotAsPriceGo", region="cn-hangzhou",
+                     name=None):
+        """``CO::aliyun_ecs`` objects of one ECS instance at ``times`` (ms), as Guance's ECS integration writes them:
+        tags, ``OperationLocks`` (JSON text) holding ``Recycling`` from ``locks_from`` on, ``message`` = the
+        DescribeInstances JSON."""
+        for at in times:
+            locks = [{"LockReason": "Recycling", "LockMsg": "spot instance is being recycled"}] \
+                if locks_from is not None and at >= locks_from else []
+            api = {"InstanceId": instance_id, "InstanceName": name or instance_id, "HostName": name or instance_id,
+                   "RegionId": region, "InstanceChargeType": "PostPaid", "SpotStrategy": spot, "Status": "Running",
+                   "OperationLocks": {"LockReason": locks},
+                   "VpcAttributes": {"PrivateIpAddress": {"IpAddress": [private_ip]}}}
+            self.custom_object.append({
+                "measurement": "aliyun_ecs", "time": at,
+                "tags": {"name": instance_id, "InstanceId": instance_id, "InstanceName": api["InstanceName"],
+                         "HostName": api["HostName"], "RegionId": region, "InstanceChargeType": "PostPaid",
+                         "Status": "Running"},
+                "fields": {"OperationLocks": json.dumps(locks), "message": json.dumps(api)}})
 
     # -- studio, labels ------------------------------------------------------------------
 
@@ -299,14 +360,17 @@ class Builder:
 
     def to_dict(self):
         studio = self.studio or [{"check": "k8s-pod-restart", "callKwargs": {}, "disabled": False}]
+        points = {"metric": self.metric, "object": self.object, "logging": self.logging}
+        if self.custom_object:
+            points["custom_object"] = self.custom_object
         return {"name": self.name, "description": self.description, "runs": self.runs,
-                "guance": {"studio": studio,
-                           "points": {"metric": self.metric, "object": self.object, "logging": self.logging}},
-                "labels": self.labels}
+                "guance": {"studio": studio, "points": points}, "labels": self.labels}
 
 
 def _bytes(quantity):
     units = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30}
+    if quantity is None:
+        return 0
     for unit, factor in units.items():
         if quantity.endswith(unit):
             return int(float(quantity[:-2]) * factor)

@@ -100,7 +100,7 @@ def test_containers_without_status_keep_the_spec():
     ("Failed", "Error: couldn't find key DB_URL in ConfigMap shop/api", ("image_config", None)),
     ("BackOff", "Back-off pulling image \"registry/x:1\"", ("image_config", None)),
     ("Evicted", "The node was low on resource: memory.", ("eviction", None)),
-    ("SpotToBeReleased", "Spot ECI will be released in 3 minutes", ("node_spot", None)),
+    ("SpotToBeReleased", "Spot ECI will be released in 3 minutes", ("spot", None)),
     ("Scheduled", "Successfully assigned shop/api-1 to node-1", None),
 ])
 def test_classify_event(reason, text, found):

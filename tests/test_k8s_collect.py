@@ -165,3 +165,84 @@ def test_a_failed_query_is_an_empty_answer_that_says_why():
     assert [(s.name, s.complete) for s in run.sources] == [("changes", False)]
     assert run.sources[0].gaps[0].startswith("the query failed (DQL query failed (Guance OpenAPI "
                                              "/api/v1/df/query_data_v1 failed: HTTP 400, DQL.ParseError")
+
+
+# -- issue 10: the baseline from Guance's history, ECS spot locks, workload revisions ---------------------------
+
+def chronic(b, namespace, restarting=2, count=5, hours=5):
+    """``restarting`` of ``count`` pods restart every 15 minutes for ``hours`` before the run."""
+    for i in range(count):
+        steps, at, n = [], END - hours * 3600 * 1000 + 2 * MINUTE, 0
+        while i < restarting and at <= END:
+            n += 1
+            steps.append((at, n))
+            at += 15 * MINUTE
+        b.add_pod(Pod(namespace, "%s-%d" % (namespace, i), containers=[Container(restarts=steps)]))
+
+
+def test_the_baseline_history_is_one_query_for_every_namespace_without_a_baseline():
+    b = Builder("history", "", [RUN])
+    b.span = (END - 5 * 3600 * 1000, END)
+    for n in range(12):
+        chronic(b, "ns%02d" % n, restarting=2 if n % 2 else 0)
+    run, api = queries_for(b)
+    shares = collect.history_shares(run, "", set(("c1", "ns%02d" % n) for n in range(12)))
+    texts = [q["q"] for q in api.queries]
+    # one nested query for all 12 namespaces: a series per namespace and restart count (6 namespaces with restarts:
+    # 0 and 2 a window); its short page confirmed once (the server's page size is not known yet)
+    assert len(texts) == 2 and texts[0] == texts[1] and api.queries[1]["soffset"] == 18
+    assert "{(`cluster_name_k8s` = 'c1' && `namespace` IN ['ns00', 'ns01', " in texts[0]
+    assert "[%d:%d:30m] BY `cluster_name_k8s`, `namespace`, `uid`):(count(`d`) AS `pods`, sum(`n`) AS `points`) " \
+           "BY `cluster_name_k8s`, `namespace`, `d`" % (START - 4 * 3600 * 1000, START - 1) in texts[0]
+    assert texts[0].startswith("M::(M::`kube_pod`:(spread(`restarts`) AS `d`, count(`restarts`) AS `n`) {")
+    assert api.queries[0]["timeRange"] == [START - 4 * 3600 * 1000, START - 1]
+    ns01 = shares[("c1", "ns01")]
+    assert (ns01.pod_windows, ns01.restarted, ns01.points) == (40, 16, 8 * 30 * 5)
+    assert shares[("c1", "ns00")].share == 0.0 and len(shares) == 12
+
+
+def test_ecs_spot_locks_are_read_from_guance_only_when_a_node_is_lost():
+    b = Builder("ecs", "", [RUN])
+    b.node("node-1", internal_ip="10.0.0.1")
+    b.ecs_instance("i-spot", "10.0.0.1", [END - 20 * MINUTE, END - 10 * MINUTE], locks_from=END - 10 * MINUTE)
+    b.ecs_instance("i-payg", "10.0.0.2", [END - 10 * MINUTE], spot="NoSpot")
+    b.add_pod(Pod("shop", "api-1"))
+    run, api = queries_for(b)
+    found = collect.ecs_recycling(run)
+    assert [(i.instance_id, i.private_ips, i.seen_ms) for i in found] == [("i-spot", ["10.0.0.1"], END - 10 * MINUTE)]
+    assert api.queries[0]["q"] == "CO::`aliyun_ecs`:(`name`, `InstanceId`, `InstanceName`, `HostName`, " \
+                                  "`OperationLocks`, `message`) {`OperationLocks` = re`.*Recycling.*`}"
+    assert api.queries[0]["timeRange"] == [START - collect.ECS_LOOKBACK_MS, END]
+    api.queries[:] = []
+    obs = collect.gather(api, state.MemoryStore(), scopes.from_entries([]), lambda c, n: scopes.Scope(), [],
+                         WINDOW)
+    assert obs.recycling == [] and not [q for q in api.queries if "aliyun_ecs" in q["q"]]   # no node lost
+    assert obs.nodes[0]["internal_ip"] == "10.0.0.1"
+
+
+def test_every_pod_of_a_workload_rolling_out_is_fetched_once():
+    b = Builder("revisions", "", [RUN])
+    for i in range(3):
+        b.add_pod(Pod("shop", "api-6d5f7b9c8d-%d" % i, owner=("deployment", "api")))
+    for i in range(2):
+        b.add_pod(Pod("shop", "api-79c4b8f6d5-%d" % i, owner=("deployment", "api"), start=START - 10 * MINUTE,
+                      containers=crash([20, 10, 5])))
+    run, api = queries_for(b)
+    found = collect.workload_pods(run, "", {("c1", "shop", "deployment", "api")})
+    assert sorted(o["pod"] for o in found.values()) == ["api-6d5f7b9c8d-0", "api-6d5f7b9c8d-1", "api-6d5f7b9c8d-2",
+                                                         "api-79c4b8f6d5-0", "api-79c4b8f6d5-1"]
+    assert "{(`cluster_name_k8s` = 'c1' && `namespace` = 'shop' && `deployment` = 'api')}" in api.queries[0]["q"]
+    assert all(o["message"] and o["age"] is not None for o in found.values())
+
+
+def test_the_pod_counters_carry_the_memory_before_each_restart():
+    b = Builder("memory", "", [RUN])
+    usage = lambda at: (500 if (at // MINUTE) % 10 == 0 else 300) * 2 ** 20   # noqa: E731
+    b.add_pod(Pod("shop", "api-1", mem_metrics=True, containers=[
+        Container(usage=usage, restarts=[(END - 20 * MINUTE + 30000, 1), (END - 10 * MINUTE + 30000, 2)])]))
+    run, api = queries_for(b)
+    [pod] = collect.pod_counters(run, "", {("c1", "shop")})
+    assert "max(`mem_usage`) AS `mem_max`, max(`mem_limit`) AS `mem_limit_max`" in api.queries[0]["q"]
+    assert [(m["at"], m["usage"], m["limit"]) for m in pod["restart_minutes"]] == [
+        (END - 19 * MINUTE, 500 * 2 ** 20, 512 * 2 ** 20), (END - 9 * MINUTE, 500 * 2 ** 20, 512 * 2 ** 20)]
+    assert (pod["mem_peak"], pod["mem_limit"]) == (500 * 2 ** 20, 512 * 2 ** 20)

@@ -5,6 +5,7 @@ import json
 import os
 import sys
 
+from guance_monitor_k8s_pod_restart import templates
 from guance_monitor_local import cli
 
 from conftest import HERE
@@ -52,12 +53,19 @@ def test_the_demo_shows_the_crash_loop_and_the_oom(tmp_path):
         assert cli.main(["demo", "--check", "k8s-pod-restart", "--out", str(out)]) == 0
     with open(str(out / "events.jsonl"), encoding="utf-8") as handle:
         events = [json.loads(line) for line in handle if line.strip()]
-    seen = sorted((e["dimension_tags"]["namespace"], e["status"], e["title"].split("主要原因：")[1]) for e in events)
+    seen = sorted((e["dimension_tags"]["namespace"], e["status"], e["title"].split(templates.MAIN_CAUSE)[1])
+                  for e in events)
     assert seen == [("pay", "critical", "内存溢出 OOMKilled"), ("shop", "error", "应用错误退出 Application error")]
     assert all(e["dimension_tags"]["cluster_name_k8s"] == "prod-ack" for e in events)
     assert "k8s-pod-restart" in stdout.getvalue()
     pay = [e for e in events if e["dimension_tags"]["namespace"] == "pay"][0]
     assert "将内存 limit 从 1Gi 提高到至少 1.5Gi" in pay["message"]
+    # issue 9: the crash loop's state is said, the rollout before it named with its rollback, the logs pointed to
+    shop = [e for e in events if e["dimension_tags"]["namespace"] == "shop"][0]
+    assert "| CrashLoopBackOff（上次 / last: Error, exit 1） |" in shop["message"]
+    assert "`deployment/cart` 的新版本 `cart-5c6d7e8f9a` 创建于 2026-11-20 15:20:00 (UTC+8)" in shop["message"]
+    assert "`kubectl rollout undo deployment/cart -n shop`" in shop["message"]
+    assert "## 日志 / Logs" in shop["message"] and "`pod_name` = 'cart-5c6d7e8f9a-x7k2p'" in shop["message"]
 
 
 def run_bench(*args):
@@ -76,14 +84,16 @@ def test_the_benchmark_prints_one_json_object():
     assert (result["pods"], result["points"], result["events"]) == (2000, 60000, 5)
     first, later = result["runs"]
     # the first run registers the inspection (list, create, list), looks the workspace up, sends the 5 events in
-    # one batch, and confirms three short pages while the DQL server's page size is unknown
+    # one batch, and confirms three short pages while the DQL server's page size is unknown; it also reads Guance's
+    # history once for the baseline of the 5 crashing namespaces (issue 10: the inspection has none of its own)
     assert first["by_path"] == {"/api/v1/self_built_checker/list": 2, "/api/v1/self_built_checker/create": 1,
                                 "/api/v1/workspace/get": 1, "/api/v1/outer_function/execute": 1,
-                                "/api/v1/df/query_data_v1": 9}
-    assert (result["guance_requests"], result["dql_queries"]) == (14, 9)
-    # later: one registration read, six queries (the pod counters' short page still confirmed), no event to send
+                                "/api/v1/df/query_data_v1": 10}
+    assert (result["guance_requests"], result["dql_queries"]) == (15, 10)
+    # later: one registration read, six queries (the pod counters' short page still confirmed), no event to send;
+    # no baseline query: the open alerts keep the baseline they fired against
     assert later["by_path"] == {"/api/v1/self_built_checker/list": 1, "/api/v1/df/query_data_v1": 7}
-    assert result["busiest_minute"] == 14 and result["latency_ms"] == 0
+    assert result["busiest_minute"] == 15 and result["latency_ms"] == 0
     assert 0 < result["peak_rss_mb"] < 1024 and result["wall_s"] > 0
 
 

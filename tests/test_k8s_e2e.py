@@ -4,6 +4,8 @@ import os
 from guance_monitor import clock
 from guance_monitor import context
 from guance_monitor import state
+from guance_monitor_k8s_pod_restart import alert_state
+from guance_monitor_k8s_pod_restart import causes
 from guance_monitor_k8s_pod_restart import main
 from guance_monitor_local import demo
 from guance_monitor_local import func_runtime
@@ -105,8 +107,10 @@ def test_oom_report_gives_the_limit_to_set_and_blames_the_right_container(tmp_pa
     events, _, _ = run_scenario(os.path.join(LIBRARY, "oom.json"), tmp_path)
     text = events[0]["message"]
     assert "将内存 limit 从 512Mi 提高到至少 768Mi（窗口内观测峰值 490Mi，为 limit 的 95.7%" in text
-    assert "| payment-58f9c7d6b4-x7k2p | app | regular | 是 yes | OOMKilled | 137 |" in text
-    assert "| payment-58f9c7d6b4-x7k2p | istio-proxy | sidecar |  | - | - | - |" in text
+    # issue 9: the container's state beside its last termination, consistently
+    assert "| payment-58f9c7d6b4-x7k2p | app | regular | 是 yes | Running | OOMKilled | 137 |" in text
+    assert "| payment-58f9c7d6b4-x7k2p | istio-proxy | sidecar |  | Running | - | - | - |" in text
+    assert "| Running（上次 / last: OOMKilled, exit 137） | 内存溢出 OOMKilled · OOMKilled (exit 137) |" in text
     assert "| 60Mi / 128Mi (46.9%) |" in text
 
 
@@ -121,7 +125,10 @@ def test_probe_report_gives_the_probe_timings(tmp_path):
 def test_spot_report_advises_disruption_budgets_spreading_and_instance_types(tmp_path):
     events, _, _ = run_scenario(os.path.join(LIBRARY, "spot-reclaim-bidfailed.json"), tmp_path)
     text = events[0]["message"]
-    assert "4 个 Pod 随节点丢失或抢占式实例回收而中断（4 个为抢占式实例回收）" in text
+    # issue 10: spot reclaim is its own cause, with the release notice
+    assert "4 个 Pod 因抢占式实例回收而中断，涉及节点 `virtual-kubelet-cn-hangzhou-k`，最早回收通知 2026-11-20 15:40:00 (UTC+8)" \
+        in text
+    assert "回收通知 / notice 2026-11-20 15:40:00 (UTC+8)，释放 / released 2026-11-20 15:43:00 (UTC+8)" in text
     for words in ("PodDisruptionBudget", "topologySpreadConstraints", "k8s.aliyun.com/eci-use-specs"):
         assert words in text
     assert "已排除 / Excluded" in text and text.count("替换被中断 Pod 的新 Pod") == 4
@@ -281,8 +288,12 @@ def test_details_are_queried_only_for_the_namespaces_that_may_fire():
     api, events, checker = run_plan(many_namespaces(20, firing=("ns004",)))
     assert [e["dimension_tags"]["namespace"] for e in events] == ["ns004"]
     named = [q["q"] for q in api.queries if "ns0" in q["q"]]
+    # the pod counters' short page confirmed; then Guance's history for the baseline of ns004 (issue 10: it has none
+    # of its own), one nested query
     assert [q.split("(")[0] for q in named] == ["L::`kubernetes_events`:", "O::`kubelet_pod`:", "M::`kube_pod`:",
-                                                "M::`kube_pod`:"]       # the pod counters' short page confirmed
+                                                "M::`kube_pod`:", "M::"]
+    assert named[-1].startswith("M::(M::`kube_pod`:(spread(`restarts`) AS `d`, count(`restarts`) AS `n`) "
+                                "{(`cluster_name_k8s` = 'c1' && `namespace` IN ['ns004'])} [")
     assert all("'ns004'" in q and "ns003" not in q for q in named)
     assert checker.stats["pods"] == 4 and checker.stats["namespaces"] == 1
 
@@ -351,3 +362,113 @@ def test_the_exported_market_runs_like_the_package(tmp_path):
             assert result.ok, result.error
             seen[name] = [(e["title"], e["status"], e["dimension_tags"], e["message"]) for e in sandbox.events]
     assert seen["market"] == seen["package"] and len(seen["market"]) == 1
+
+
+# -- issue 10: the baseline from Guance's history -----------------------------------------------------------------
+
+HISTORY_QUERY = "M::(M::`kube_pod`:(spread(`restarts`) AS `d`, count(`restarts`) AS `n`) {"
+
+
+def history_queries(api):
+    return [q for q in api.queries if q["q"].startswith(HISTORY_QUERY) and ":30m] BY" in q["q"]]
+
+
+def test_the_baseline_adds_one_query_whatever_the_number_of_namespaces():
+    few, _, _ = run_plan(many_namespaces(10, firing=("ns001", "ns002", "ns003")))
+    lots, events, _ = run_plan(many_namespaces(40, firing=tuple("ns%03d" % n for n in range(0, 40, 2))))
+    assert len(history_queries(few)) == len(history_queries(lots)) == 1
+    assert len(events) == 20 and len(lots.queries) == len(few.queries)
+
+
+def test_an_open_alert_keeps_the_baseline_it_fired_against_and_asks_guance_no_more():
+    runs = ["2026-11-20T08:00:00Z", "2026-11-20T08:30:00Z"]
+    b = Builder("open", "a crash loop through both runs", runs)
+    crash_loop_pods(b, "shop")
+    api = SandboxAPI(b.to_dict())
+    store = state.MemoryStore()
+    seen = []
+    for run in runs:
+        checker = main.K8SPodRestartCheck()
+        before = len(api.queries)
+        with clock.frozen(run):
+            events = checker.run(context.RunContext(api=api, store=store))
+        checker.commit()
+        seen.append((len(history_queries(SandboxAPIView(api.queries[before:]))), [e["status"] for e in events]))
+    assert seen == [(1, ["critical"]), (0, [])]            # fired once; the open alert needs no history
+    alerts = checker.store(context.RunContext(api=api, store=store)).scoped("alerts").get("alerts")
+    entry = alerts[alert_state.alert_key("c1", "shop")]
+    assert entry["info"]["baseline"] == 0.0 and entry["info"]["baseline_from"] == "none"
+
+
+class SandboxAPIView:
+    def __init__(self, queries):
+        self.queries = queries
+
+
+def test_a_chronic_namespace_is_quiet_on_the_first_run_and_says_where_its_baseline_came_from(tmp_path):
+    events, results, _ = run_scenario(os.path.join(LIBRARY, "chronic-namespace.json"), tmp_path)
+    assert [(e["run"], e["status"]) for e in events] == [(2, "critical")]
+    # run 2 judges against the inspection's own history, learnt from runs 0 and 1 (40 %)
+    assert "基线 Baseline：40%（最近 2 个正常窗口的中位数 / median of the last 2 clean windows）" in events[0]["message"]
+    events, _, _ = run_scenario(os.path.join(LIBRARY, "chronic-rises-first-run.json"), tmp_path / "rises")
+    assert "基线 Baseline：40%（观测云历史：窗口前 4 小时内 80 个 Pod·窗口中 32 个有重启（kube_pod） / Guance's history: " \
+           "32 of 80 pod-windows restarted in the 4 hours before the window (kube_pod)），触发阈值 threshold 60%" in \
+        events[0]["message"]
+    assert events[0]["title"] == "[c1/ledger] Pod 异常重启 / Pod restarts 80%（基线 / baseline 40%），" \
+                                 "主要原因 / main cause：内存溢出 OOMKilled"
+
+
+def first_report(name, tmp_path):
+    """The message of the first event a library scenario gives."""
+    events, _, _ = run_scenario(os.path.join(LIBRARY, name + ".json"), tmp_path)
+    return events[0]["message"]
+
+
+def test_node_trouble_counts_every_hit_pod(tmp_path):
+    text = first_report("node-pressure-not-reboot", tmp_path)
+    assert "**25%** = 4 / 16（受影响 hit：4 个容器重启 restarted + 0 个被中断 disrupted" in text
+    assert "| node-3 | MemoryPressure | 2026-11-20 15:38:00 (UTC+8) → 2026-11-20 15:55:00 (UTC+8) | " \
+           "NodeHasInsufficientMemory, NodeHasSufficientMemory |" in text
+    assert "| node-3 | NotReady | 2026-11-20 15:48:00 (UTC+8) → 2026-11-20 15:50:00 (UTC+8) |" in text
+    assert "SystemOOM: System OOM encountered, victim process: java, pid: 23451" in text
+    assert "节点重启" not in text and "node reboot" not in text
+
+
+def test_an_oom_without_pod_status_is_told_by_memory_and_the_node_s_oom_kills(tmp_path):
+    events, _, _ = run_scenario(os.path.join(LIBRARY, "oom-no-status.json"), tmp_path)
+    assert [e["dimension_tags"]["namespace"] for e in events] == ["ingest"]       # tools: not blamed, not firing
+    text = events[0]["message"]
+    assert "| CrashLoopBackOff（上次 / last: OOMKilled） | 内存溢出 OOMKilled · OOM kill（节点事件 / node event） | " \
+           "kube\\_pod 内存在 3/3 次重启前达到 509.4Mi / 512Mi (99.5%)" in text
+    assert "node-problem-detector OOMKilling ×3 @ node-1，首次 / first 2026-11-20 15:34:01 (UTC+8): Killed process " \
+           "4242 (python3)（按进程名与时间 / by process name and time）" in text
+    assert "将内存 limit 从 512Mi 提高到至少 768Mi（窗口内观测峰值 509.4Mi" in text
+
+
+def test_an_ecs_spot_node_reclaimed_is_a_spot_reclaim_with_its_notice(tmp_path):
+    text = first_report("ecs-spot-node-reclaimed", tmp_path)
+    assert "| cn-hangzhou.10.0.2.11 | 抢占式实例回收 Spot reclaim | 2026-11-20 15:36:00 (UTC+8) | " \
+           "ECS i-bp1spotnode01: Recycling (CO::aliyun\\_ecs) |" in text
+    assert "4 个 Pod 因抢占式实例回收而中断，涉及节点 `cn-hangzhou.10.0.2.11`，最早回收通知 2026-11-20 15:36:00 (UTC+8)" in text
+
+
+def test_a_rollout_is_named_with_its_revision_time_change_and_rollback(tmp_path):
+    text = first_report("rollout-crash-exit2", tmp_path)
+    assert "| deployment/api | api-79c4b8f6d5 | 2026-11-20 15:20:00 (UTC+8) | 3 | api-6d5f7b9c8d（5 个 Pod 正常 " \
+           "healthy） | `image api`: `registry.example.com/shop/api:1.4.2` → `registry.example.com/shop/api:1.5.0`; " \
+           "`label app.kubernetes.io/version`: `1.4.2` → `1.5.0` | `kubectl rollout undo deployment/api -n shop` |" in text
+    assert causes.EXIT_2_APP in text and "misuse of a shell builtin (the container" not in text
+
+
+def test_a_few_minutes_of_history_before_the_window_are_no_baseline(tmp_path):
+    """Data that began minutes before the window (a new namespace, DataKit just installed, a scenario moved to
+    now) straddles two 30-minute buckets when the run is a little late: that is not two windows of history (the
+    demo's crash loop, judged against such a sliver, went quiet when moved to now)."""
+    import k8s_make_scenarios
+    for minutes in (0, 2, 4):
+        data = k8s_make_scenarios.demo_fragment()
+        data["runs"] = ["2026-11-20T08:%02d:00Z" % minutes]
+        events, _, _ = run_scenario(data, tmp_path / str(minutes))
+        assert sorted((e["dimension_tags"]["namespace"], e["status"]) for e in events) == \
+            [("pay", "critical"), ("shop", "error")], minutes
+        assert all("观测云中窗口前的历史不足 2 个窗口" in e["message"] for e in events)

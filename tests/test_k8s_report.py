@@ -100,7 +100,7 @@ def hand_made_namespace():
         pod["detail"] = {"containers": [container], "cause": "app_error", "reason": container["reason"],
                          "exit0": False, "yaml": "status"}
         pod["cause"] = "app_error"
-    ns.baseline_windows = 3
+    ns.baseline_info.windows = 3
     ns.notes.append("pod x|y: restarts counter -1 is not a restart count")
     return ns
 
@@ -138,3 +138,47 @@ def test_titles_are_one_line_and_bounded():
     event = render.firing_event(ns, decision, analyse.judge(ns), START, END)
     assert "\n" not in event["title"] and len(event["title"]) < 256
     assert event["title"].startswith("[line break/" + "n" * 57 + "...] Pod 异常重启 ")
+
+
+# -- issue 9 / 10: logs, links, rollouts and node conditions stay data-escaped ---------------------------------
+
+@pytest.mark.parametrize("node, console", [
+    (None, "https://console.guance.com"), ("us1", "https://us1-console.guance.com"),
+    ("https://eu1-openapi.guance.one", "https://eu1-console.guance.com"), ("http://127.0.0.1:9999", ""),
+    ("https://guance.internal.example/openapi", ""),
+])
+def test_the_console_of_the_account_s_node(node, console):
+    assert render.console_url(node) == console
+
+
+HOSTILE = "[x](javascript:alert(1)) <img src=x onerror=alert(1)> http://evil.example/ \u202eevil"
+
+
+def hostile_namespace():
+    from guance_monitor_k8s_pod_restart import nodes
+    from guance_monitor_k8s_pod_restart import rollouts
+    ns = hand_made_namespace()
+    for pod in ns.abnormal()[:3]:
+        pod["node"] = HOSTILE
+        pod["trouble"] = [nodes.Condition("system_oom", END - 600000, END - 600000, [
+            {"reason": "SystemOOM", "message": "victim process: " + HOSTILE}])]
+        pod["cause"] = "node_condition"
+    info = nodes.NodeInfo(HOSTILE)
+    info.conditions = pod["trouble"]
+    info.reboots = [nodes.Reboot(END - 60000, "Rebooted (boot id %s)" % HOSTILE)]
+    ns.nodes = {HOSTILE: info}
+    ns.rollouts = [rollouts.Rollout("c|1", ns.namespace, "deployment", HOSTILE, HOSTILE, END - 3600000, END - 60000, 3,
+                                    HOSTILE, 2, True, [("image " + HOSTILE, HOSTILE, "http://evil.example/x:2")])]
+    return ns
+
+
+def test_new_sections_cannot_be_hijacked_by_names_from_the_data():
+    from test_report_safety import RENDERERS, problems_in
+    ns = hostile_namespace()
+    decision = alerts.Decision(ns.key, "critical", "new")
+    event = render.firing_event(ns, decision, analyse.judge(ns), START, END, console="https://console.guance.com")
+    assert "## 最近的发布 / Recent rollout" in event["message"] and "## 节点状况 / Node conditions" in event["message"]
+    assert "(https://console.guance.com/logIndex/log)" in event["message"]
+    for name, renderer in sorted(RENDERERS.items()):
+        assert problems_in(renderer(event["message"])) == [], name
+    assert "\u202e" not in event["message"]

@@ -14,6 +14,7 @@ import yaml
 from guance_monitor_k8s_pod_restart import alert_state
 from guance_monitor_k8s_pod_restart import analyse
 from guance_monitor_k8s_pod_restart import facts
+from guance_monitor_k8s_pod_restart import nodes
 from guance_monitor_k8s_pod_restart import scopes
 
 END = 1795161600000            # 2026-11-20T08:00:00Z
@@ -103,7 +104,7 @@ def node_event(reason, name="node-5", at=END - 10 * MIN, cluster="c1"):
 
 
 def test_node_infos_lost_gone_and_rebooted():
-    nodes = [
+    objects = [
         {"cluster": "c1", "name": "node-1", "ready": "true", "taints": None, "age": 86400, "last_ms": END},
         {"cluster": "c1", "name": "node-2", "ready": "unknown", "taints": None, "age": 86400, "last_ms": END},
         {"cluster": "c1", "name": "node-3", "ready": "true", "age": 86400, "last_ms": END,
@@ -111,15 +112,16 @@ def test_node_infos_lost_gone_and_rebooted():
         {"cluster": "c1", "name": "node-4", "ready": "true", "taints": None, "age": 86400, "last_ms": END - 20 * MIN},
         {"cluster": "c1", "name": "node-6", "ready": "true", "taints": None, "age": 600, "last_ms": END},
     ]
-    infos, loose = analyse.node_infos(nodes, [node_event("Rebooted", "node-1"), node_event("Rebooted", "node-9",
-                                                                                            cluster="")],
-                                      START, END)
+    infos, loose = nodes.node_infos(objects, [node_event("Rebooted", "node-1"), node_event("Rebooted", "node-9",
+                                                                                          cluster="")],
+                                    START, END)
     assert [infos[("c1", "node-%d" % i)].lost for i in (1, 2, 3, 4, 6)] == [False, True, True, True, False]
     assert infos[("c1", "node-4")].gone and infos[("c1", "node-3")].lost_taint == "node.kubernetes.io/unreachable"
-    assert infos[("c1", "node-1")].reboot_evidence(START) == "Rebooted"
-    assert infos[("c1", "node-6")].reboot_evidence(START) == "age 600s"     # registered within the window
-    assert infos[("c1", "node-2")].reboot_evidence(START) is None
-    assert loose[(None, "node-9")].reboot_evidence(START) == "Rebooted"
+    assert infos[("c1", "node-1")].reboot_evidence() == "Rebooted"
+    assert infos[("c1", "node-6")].reboot_evidence() == \
+        "node registered 600s before its last report (age 600s)"                # registered within the window
+    assert infos[("c1", "node-2")].reboot_evidence() is None
+    assert loose[(None, "node-9")].reboot_evidence() == "Rebooted"
 
 
 def test_suspected_reboot_needs_most_pods_of_several_workloads_restarting_once():
@@ -130,14 +132,14 @@ def test_suspected_reboot_needs_most_pods_of_several_workloads_restarting_once()
     pods.append(stats(full(lambda m: 0), name="quiet", node="node-5"))
     kept, _ = analyse.validate(pods)
     analyse.mark_presence(kept)
-    suspects = analyse.suspected_reboots(kept)
+    suspects = nodes.suspected_reboots(kept)
     assert list(suspects) == [("c1", "node-5")] and suspects[("c1", "node-5")].startswith("4/5")
     # one workload crash-looping on a node is not a reboot
     looping = [stats(full(lambda m: m // 5), name="l%d" % i, node="node-7", owner=("deployment", "x"))
                for i in range(4)]
     kept, _ = analyse.validate(looping)
     analyse.mark_presence(kept)
-    assert analyse.suspected_reboots(kept) == {}
+    assert nodes.suspected_reboots(kept) == {}
 
 
 # -- disruption -------------------------------------------------------------------------------
@@ -152,7 +154,7 @@ def test_disruption_terminal_events_count_even_while_the_pod_is_listed():
     cause, evidence = analyse.disruption(pod, [pod_event("Evicted", "The node was low on resource: memory.")],
                                          None, None)
     assert cause == "eviction" and evidence == "Evicted: The node was low on resource: memory."
-    assert analyse.disruption(pod, [pod_event("TaintManagerEviction")], None, None)[0] == "node_spot"
+    assert analyse.disruption(pod, [pod_event("TaintManagerEviction")], None, None)[0] == "node_lost"
 
 
 def test_disruption_soft_events_need_the_pod_gone_or_failed():
@@ -161,7 +163,7 @@ def test_disruption_soft_events_need_the_pod_gone_or_failed():
     analyse.mark_presence([alive, gone])
     notice = [pod_event("SpotToBeReleased", "Spot ECI will be released in 3 minutes")]
     assert analyse.disruption(alive, notice, None, None) is None
-    assert analyse.disruption(gone, notice, None, None)[0] == "node_spot"
+    assert analyse.disruption(gone, notice, None, None)[0] == "spot"
 
 
 def test_failed_pods_count_only_when_they_ran_in_the_window():
@@ -173,17 +175,17 @@ def test_failed_pods_count_only_when_they_ran_in_the_window():
         ("eviction", "Pod Evicted（phase Failed）")
     assert analyse.disruption(dead, [], failed, None) is None
     cause, evidence = analyse.disruption(ran, [pod_event("SpotToBeReleased", "released in 3 minutes")], failed, None)
-    assert cause == "node_spot" and "SpotToBeReleased" in evidence
+    assert cause == "spot" and "SpotToBeReleased" in evidence
 
 
 def test_vanished_pods_on_a_lost_node_are_disrupted():
     gone = stats([0] * 8 + [None] * 23, name="gone", node="node-7")
     keep = stats(full(lambda i: 0), name="other")
     analyse.mark_presence([gone, keep])
-    infos, _ = analyse.node_infos([{"cluster": "c1", "name": "node-7", "ready": "true", "taints": None,
-                                    "last_ms": END - 25 * MIN, "age": 9999}], [], START, END)
+    infos, _ = nodes.node_infos([{"cluster": "c1", "name": "node-7", "ready": "true", "taints": None,
+                                  "last_ms": END - 25 * MIN, "age": 9999}], [], START, END)
     cause, evidence = analyse.disruption(gone, [], None, infos[("c1", "node-7")])
-    assert cause == "node_spot" and "node-7" in evidence
+    assert cause == "node_lost" and "node-7" in evidence
 
 
 # -- workloads --------------------------------------------------------------------------------
