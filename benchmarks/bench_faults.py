@@ -74,8 +74,11 @@ the run in which it entered the outbox (its detection), read from the runtime's 
   ended them; the local runtime's timer counts real time only);
 - ``guance_requests_per_run``: per inspection, mean and max of the Guance requests a run made (retries
   and an overlapping run's included); ``busiest_minute``: the most Guance requests on the key in any 60 s;
-- ``faults``: requests hit per fault kind; ``state_corruptions`` per kind; ``overlapping_runs`` and
-  ``overlaps_skipped`` (the second run found the first one's lock and skipped); ``failed_runs``: tasks
+- ``faults``: requests hit per fault kind; ``state_corruptions`` per kind; ``overlaps_planned`` (second
+  runs started), ``overlapping_runs`` (those started while the first run held its lock: a first run that
+  ended, or had not taken its lock, before is no overlap), ``overlaps_skipped`` (those of them that
+  found the lock held through their wait and skipped) and ``overlaps_waited`` (those that took the lock
+  once the first run ended within their wait, and ran after it); ``failed_runs``: tasks
   that ended in an error (a checker failed);
 - ``incidents``, ``incidents_detected``: incidents of the generated truth, and those whose dimension the
   baseline reported firing;
@@ -798,15 +801,20 @@ def _overlapping(runtime, func_id, lock_key):
     waited = time.monotonic() + 10
     while thread.is_alive() and runtime.store.get(lock_key) is None and time.monotonic() < waited:
         time.sleep(0.001)
+    held = runtime.store.get(lock_key) is not None
     second = runtime.run(func_id, origin="manual")
     thread.join()
-    return outcome["result"], second
+    return outcome["result"], (second, held)
 
 
 def _overlap_outcome(second):
+    """None without a second run; else whether it met the first one's lock (a first run that ended, or never
+    took its lock, before the second began is no overlap) and whether it skipped."""
     if second is None:
         return None
-    return {"skipped": any("is in progress" in line for line in second.log), "error": _error_line(second.error)}
+    second, held = second
+    return {"met": held, "skipped": any("is in progress" in line for line in second.log),
+            "error": _error_line(second.error)}
 
 
 def _error_line(error):
@@ -863,8 +871,9 @@ def compare(baseline, faulted, corruptions, baseline_runs, truth):
     unique = _stored_once(faulted, figures, details)
     state_hits = _StateHits([c for c in corruptions if c["key"].endswith(":alerts")], unique)
     expected = by_dimension(baseline)
-    for key, got in sorted(by_dimension(unique).items()):
-        wanted = expected.get(key)
+    delivered = by_dimension(unique)
+    for key in sorted(set(expected) | set(delivered)):
+        wanted, got = expected.get(key), delivered.get(key, [])
         if wanted is None:
             figures["extra_events"] += len(got)
             label = _extra_label(key)
@@ -1059,7 +1068,9 @@ def measure(hours=DEFAULTS["hours"], seed=DEFAULTS["seed"], fault_rate=DEFAULTS[
         "faults": dict((kind, faulted["fault_hits"].get(kind, 0)) for kind in FAULT_KINDS),
         "state_corruptions": dict((kind, sum(1 for c in faulted["corruptions"] if c["kind"] == kind))
                                   for kind in CORRUPTIONS),
-        "overlapping_runs": len(overlapped), "overlaps_skipped": sum(1 for o in overlapped if o["skipped"]),
+        "overlaps_planned": len(overlapped), "overlapping_runs": sum(1 for o in overlapped if o["met"]),
+        "overlaps_skipped": sum(1 for o in overlapped if o["met"] and o["skipped"]),
+        "overlaps_waited": sum(1 for o in overlapped if o["met"] and not o["skipped"]),
         "failed_runs": sum(1 for r in faulted["runs"] if r["error"]),
         "incidents": len(truth.incidents), "incidents_detected": incidents_detected(truth, baseline["events"]),
         "wall_s": round(time.monotonic() - began, 1),
@@ -1113,7 +1124,8 @@ def format_table(figures):
     rows.append(("state corruptions", sum(figures["state_corruptions"].values()),
                  ", ".join("%s %d" % kv for kv in figures["state_corruptions"].items())))
     rows.append(("overlapping runs", figures["overlapping_runs"],
-                 "%d skipped by the lock" % figures["overlaps_skipped"]))
+                 "%d skipped by the lock, %d ran after the first ended; %d second runs started" % (
+                     figures["overlaps_skipped"], figures["overlaps_waited"], figures["overlaps_planned"])))
     rows.append(("failed runs (a checker failed)", figures["failed_runs"], ""))
     rows.append(("incidents in the day / seen by the baseline", "%d / %d" % (
         figures["incidents"], figures["incidents_detected"]), ""))

@@ -28,7 +28,10 @@ partial answers (``is_running`` with an ``async_id`` still running when the budg
 (the server bucketed it) that the call site gave no way to combine; malformed series.
 The documented ``complete`` field is not used: the documented example of a full answer
 says ``complete: false``. An answer without its ``data`` list (a 200 cut short) is retried
-like any malformed answer, within the request's attempts.
+like any malformed answer, within the request's attempts. A listing made incomplete only by
+a passing fault (series repeated across pages, a later page or segment failing transiently)
+is asked again once from its first page when the time budget allows; the fuller of the two
+answers is kept, still saying what it lacks.
 """
 import base64
 import json
@@ -42,6 +45,7 @@ ASYNC_PATH = "/api/v1/df/asynchronous/query_data"
 OFFSET_WINDOW = 10000          # raw rows reachable by offset paging in Elasticsearch-backed stores
 TOTAL_HITS_CAP = 10000         # a total_hits this large may be Elasticsearch's "at least"
 MAX_SEGMENTS = 50
+RETRY_RESERVE_S = 5.0          # time kept back when deciding to ask a passing-incomplete query again
 ASYNC_POLL_S = (1.0, 2.0, 4.0)
 _SAFE_TEXT = re.compile(r"^[^'\\`\x00-\x1f\x7f]*$")
 
@@ -97,19 +101,29 @@ def conditions(*parts):
 # -- answers ----------------------------------------------------------------------------------
 
 class Listing(list):
-    """Series or rows, with ``complete`` (the whole answer?) and ``gaps`` (why not)."""
+    """Series or rows, with ``complete`` (the whole answer?) and ``gaps`` (why not).
 
-    def __init__(self, items=(), gaps=None):
+    ``passing``: every gap came from a fault of one request that asking again may not meet
+    (series repeated across pages, a later page or segment that failed transiently)."""
+
+    def __init__(self, items=(), gaps=None, passing=False):
         list.__init__(self, items)
         self.gaps = list(gaps or [])
+        self._lasting = 0 if passing else len(self.gaps)
 
     @property
     def complete(self):
         return not self.gaps
 
-    def gap(self, text):
+    @property
+    def passing(self):
+        return bool(self.gaps) and not self._lasting
+
+    def gap(self, text, passing=False):
         if text not in self.gaps:
             self.gaps.append(text)
+        if not passing:
+            self._lasting += 1
 
 
 class PageBounds:
@@ -172,8 +186,7 @@ class DQLClient:
         if sorder_by:
             base["sorder_by"] = [{"column": c, "order": o} for c, o in sorder_by]
         base.update(extra or {})
-        run = _Paging(self, q, base, deadline, max_pages or self.max_pages)
-        listing = {"series": run.by_series, "rows": run.by_rows, "single": run.single}[paging]()
+        listing = self._page_through(q, base, paging, deadline, max_pages or self.max_pages)
         if one_row_per_series:
             _combine_buckets(listing, combine or {})
         return listing
@@ -181,7 +194,7 @@ class DQLClient:
     def rows(self, q, start_ms, end_ms, paging, **kwargs):
         """The query's rows as dicts of column -> value, with each series' tags merged in; a ``Listing``."""
         series = self.series(q, start_ms, end_ms, paging, **kwargs)
-        out = Listing(gaps=series.gaps)
+        out = Listing(gaps=series.gaps, passing=series.passing)
         for one in series:
             columns = one.get("columns") or []
             tags = one.get("tags") or {}
@@ -190,6 +203,26 @@ class DQLClient:
                 row.update(zip(columns, values))
                 out.append(row)
         return out
+
+    def _page_through(self, q, base, paging, deadline, max_pages):
+        """Every page of one query; asked once more from the first page when only a passing fault made the
+        answer incomplete and the time budget allows another pass as long as the first."""
+        began = clock.monotonic()
+        listing = self._one_pass(q, base, paging, deadline, max_pages)
+        if not listing.passing:
+            return listing
+        remaining = deadline.remaining() if deadline is not None else None
+        if remaining is not None and remaining < 2 * (clock.monotonic() - began) + RETRY_RESERVE_S:
+            return listing
+        try:
+            again = self._one_pass(q, base, paging, deadline, max_pages)
+        except DQLError:
+            return listing
+        return again if len(again.gaps) <= len(listing.gaps) else listing
+
+    def _one_pass(self, q, base, paging, deadline, max_pages):
+        run = _Paging(self, q, base, deadline, max_pages)
+        return {"series": run.by_series, "rows": run.by_rows, "single": run.single}[paging]()
 
     # -- one request (with its segments and asynchronous polls) ------------------------------
 
@@ -207,7 +240,7 @@ class DQLClient:
             try:
                 answer = self._wait(following, self._post(QUERY_PATH, following, deadline), deadline)
             except DQLError as exc:
-                raise _Incomplete("a later segment of the answer failed (%s)" % exc, series, answer)
+                raise _Incomplete("a later segment of the answer failed (%s)" % exc, series, answer, exc.transient)
             series = _merge_segments(series, answer.get("series") or [])
         return series, answer
 
@@ -253,11 +286,12 @@ def answer_problem(content):
 class _Incomplete(Exception):
     """Part of one answer arrived; the rest did not."""
 
-    def __init__(self, why, series, answer):
+    def __init__(self, why, series, answer, passing=False):
         Exception.__init__(self, why)
         self.why = why
         self.series = series
         self.answer = answer
+        self.passing = passing
 
 
 class _Paging:
@@ -283,12 +317,12 @@ class _Paging:
         try:
             series, answer = self.client.send(query, self.deadline)
         except _Incomplete as exc:
-            self.listing.gap(exc.why)
+            self.listing.gap(exc.why, exc.passing)
             series, answer = exc.series, exc.answer
         except DQLError as exc:
             if self.pages == 1:
                 raise
-            self.listing.gap("page %d failed (%s)" % (self.pages, str(exc).splitlines()[0]))
+            self.listing.gap("page %d failed (%s)" % (self.pages, str(exc).splitlines()[0]), exc.transient)
             return None
         sample = answer.get("sample")
         if isinstance(sample, (int, float)) and not isinstance(sample, bool) and 0 < sample < 1:
@@ -298,7 +332,7 @@ class _Paging:
     def by_series(self):
         size = self.client.page_size
         seen = set()
-        offset = 0
+        offset = repeats = 0
         unknown_short = None          # the size of a short page whose end is being confirmed
         while True:
             page = self.fetch(slimit=size, soffset=offset)
@@ -316,15 +350,18 @@ class _Paging:
                     continue
                 seen.add(key)
                 self.listing.append(one)
-            if repeated:
-                self.listing.gap("%d series came back on two pages (the order changed between pages): some may be "
-                                 "missing" % repeated)
+            repeats += repeated
+            if repeated and repeated == len(series):
+                break                     # a page with nothing new: paging goes round in circles
             offset += len(series)
             ends = self.client.bounds.ends(len(series), size)
             if ends is True:
                 break
             if ends is None:
                 unknown_short = len(series)
+        if repeats:
+            self.listing.gap("%d series came back more than once (the order changed between pages): some may be "
+                             "missing" % repeats, passing=True)
         return self.listing
 
     def by_rows(self):

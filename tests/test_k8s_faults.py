@@ -78,15 +78,19 @@ def test_rows_cut_from_the_per_minute_series_are_said_and_nothing_fires_on_them(
     assert "`c1/shop`" in warning["message"]          # left as it was
 
 
-def test_endless_paging_stops_at_the_page_cap_and_says_so(monkeypatch):
-    monkeypatch.setattr(collect, "MAX_PAGES", 3)
+@pytest.mark.parametrize("max_pages, words", [
+    (100, "series came back more than once (the order changed between pages)"),   # stops going round
+    (1, "the answer has more than 1 pages of 1000"),                              # stops at the cap
+])
+def test_endless_paging_stops_and_says_so(monkeypatch, max_pages, words):
+    monkeypatch.setattr(collect, "MAX_PAGES", max_pages)
     api = SandboxAPI(scenario("crash-loop"), options=sandbox_dql.Options(endless=True))
     checker = main.K8SPodRestartCheck()
     with clock.frozen(api.runs[0]):
         events = checker.run(context.RunContext(api=api, store=state.MemoryStore()))
     assert seen([dict(e, run=0) for e in events]) == []
     [warning] = data_events(events)
-    assert "the answer has more than 3 pages of 1000" in warning["message"]
+    assert words in warning["message"]
 
 
 @pytest.mark.parametrize("fault, words", [

@@ -319,6 +319,61 @@ def test_a_dql_answer_without_its_data_is_asked_again(make_sandbox):
     assert [c.get("fault") for c in sandbox.calls_of("guance", "/api/v1/df/query_data_v1")][:2] == ["strip", None]
 
 
+def _two_host_series(make_sandbox, faults):
+    """A DQL client (pages of 3 series) on a sandbox with two ``cpu`` series and ``faults``, and the sandbox."""
+    from guance_monitor import dql
+    from guance_monitor import openapi
+
+    points = [{"measurement": "cpu", "time": "2026-11-20T07:5%d:00Z" % i, "tags": {"host": host},
+               "fields": {"v": i}} for i in range(3) for host in ("h1", "h2")]
+    sandbox = make_sandbox({"runs": RUNS, "guance": {"points": {"metric": points}}, "sandbox": {"faults": faults}})
+    sandbox.set_run(0)
+    account = account_for(sandbox)
+    api = openapi.GuanceOpenAPI(account["api_key_id"], account["api_key"], account["guance_node"])
+    return dql.DQLClient(api, page_size=3, max_pages=5), sandbox
+
+
+ENDLESS = {"service": "guance", "action": "/api/v1/df/query_data_v1", "endless": True}
+
+
+def test_a_listing_cut_by_a_passing_fault_is_asked_again_and_comes_back_whole(make_sandbox):
+    """Found by the fault benchmark (the two-hour test, one run in five): one page going round in circles
+    made the pod inspection's view of a namespace unknown in the only window its incident was visible in."""
+    client, sandbox = _two_host_series(make_sandbox, [dict(ENDLESS, times=1)])
+    with clock.frozen(RUNS[0]):
+        listing = client.series("M::`cpu`:(last(`v`)) BY `host`", clock.now_ms() - 3600000, clock.now_ms(),
+                                paging="series")
+    assert sorted(one["tags"]["host"] for one in listing) == ["h1", "h2"]
+    assert listing.complete
+    faults = [c.get("fault") for c in sandbox.calls_of("guance", "/api/v1/df/query_data_v1")]
+    assert faults[0] == "endless" and faults[-1] is None and len(faults) <= 4
+
+
+def test_paging_in_circles_stops_at_the_first_page_with_nothing_new_and_says_so(make_sandbox):
+    client, sandbox = _two_host_series(make_sandbox, [ENDLESS])
+    with clock.frozen(RUNS[0]):
+        listing = client.series("M::`cpu`:(last(`v`)) BY `host`", clock.now_ms() - 3600000, clock.now_ms(),
+                                paging="series")
+    assert sorted(one["tags"]["host"] for one in listing) == ["h1", "h2"]
+    assert listing.gaps == ["4 series came back more than once (the order changed between pages): some may be "
+                            "missing"]
+    # two pages (the second with nothing new), then the same once more: not the five pages of the cap
+    assert len(sandbox.calls_of("guance", "/api/v1/df/query_data_v1")) == 4
+
+
+def test_a_listing_cut_by_a_lasting_cause_is_not_asked_again(make_sandbox):
+    from guance_monitor import dql
+
+    client, sandbox = _two_host_series(make_sandbox, [ENDLESS])
+    client.max_pages = 1
+    with clock.frozen(RUNS[0]):
+        listing = client.series("M::`cpu`:(last(`v`)) BY `host`", clock.now_ms() - 3600000, clock.now_ms(),
+                                paging="series")
+    assert "the answer has more than 1 pages of 3" in listing.gaps and not listing.passing
+    assert len(sandbox.calls_of("guance", "/api/v1/df/query_data_v1")) == 1
+    assert dql.Listing(gaps=["x"]).passing is False and dql.Listing(gaps=["x"], passing=True).passing is True
+
+
 # -- 8. Inputs without limits ------------------------------------------------------------------------
 
 def test_configs_are_bounded_with_errors_naming_the_field():

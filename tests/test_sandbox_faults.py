@@ -189,6 +189,23 @@ def test_fault_plan_draws_from_its_seed():
     assert draws(1) == draws(1) and draws(1) != draws(2)
 
 
+def test_fault_draws_of_one_kind_of_request_do_not_depend_on_other_requests():
+    """The fault benchmark's runs differed when concurrent calls arrived in another order: each (run, service,
+    action, region) draws from its own stream."""
+    def pod_run_draws(spot_calls):
+        plan = FaultPlan([{"status": 500, "probability": 0.5}], seed=3)
+        for _ in range(spot_calls):                       # an earlier run, busier or quieter
+            plan.pick("ecs", "DescribeInstances", "cn-hangzhou", 0)
+        draws = []
+        for index in range(20):
+            plan.pick("cms", "DescribeSystemEventAttribute", None, 1)          # interleaved, another kind
+            draws.append(bool(plan.pick("guance", "/api/v1/df/query_data_v1", None, 1)))
+        return draws
+
+    assert pod_run_draws(0) == pod_run_draws(7) == pod_run_draws(40)
+    assert True in pod_run_draws(0) and False in pod_run_draws(0)
+
+
 @pytest.mark.parametrize("fault,fragment", [
     ({"probability": 1.5}, "sandbox.faults[0].probability: expected a number from 0 to 1"),
     ({"probability": True}, "probability"),

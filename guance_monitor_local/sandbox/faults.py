@@ -54,14 +54,17 @@ cap):
   ``search_after`` (wrapping to the first row after the last).
 
 Which faults hit: a fault *matches* a request by service, action, region, run and ``times``
-not used up; a matching fault with ``probability`` hits only if a draw of the plan's random
-generator (seeded by ``sandbox.fault_seed``, default 0: the same requests in the same order
-draw the same faults) is below it. Every hitting latency fault applies, and of the faults with
+not used up; a matching fault with ``probability`` hits only if a draw is below it. Draws come
+from one random generator per (run, service, action, region), seeded by ``sandbox.fault_seed``
+(default 0) and that stream's name: the same requests of one kind in one run, in the same order,
+draw the same faults, whatever other requests do meanwhile (concurrent calls of another kind, or
+an earlier run that made more requests, shift nothing). Every hitting latency fault applies, and of the faults with
 another effect only the first that hits; a fault counts toward ``times`` only when it hits.
 The sandbox's call log then carries ``"fault"``: the effect that applied (``drop``, ``status``,
 ``body``, ``json``, ``strip``, ``endless``, ``drop_after_handling``, ``latency``).
 """
 import fnmatch
+import hashlib
 import random
 import threading
 
@@ -154,7 +157,8 @@ class Fault:
 class FaultPlan:
     def __init__(self, specs=None, seed=0):
         self._lock = threading.Lock()
-        self._random = random.Random(seed)
+        self.seed = seed
+        self._streams = {}
         self.faults = []
         for index, spec in enumerate(specs or []):
             self.faults.append(Fault(spec, "sandbox.faults[%d]" % index))
@@ -169,6 +173,14 @@ class FaultPlan:
         with self._lock:
             self.faults = []
 
+    def _stream(self, service, action, region, run):
+        """The random generator of one (run, service, action, region)."""
+        name = repr((self.seed, run, service, action, region))
+        if name not in self._streams:
+            digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+            self._streams[name] = random.Random(int(digest[:16], 16))
+        return self._streams[name]
+
     def pick(self, service, action, region, run):
         """The faults that hit this request: every latency fault, and the first one with an effect.
 
@@ -177,13 +189,14 @@ class FaultPlan:
         picked = []
         effect_taken = False
         with self._lock:
+            draws = self._stream(service, action, region, run)
             for fault in self.faults:
                 if not fault.matches(service, action, region, run):
                     continue
                 has_effect = fault.effect is not None
                 if has_effect and effect_taken:
                     continue
-                if fault.probability is not None and self._random.random() >= fault.probability:
+                if fault.probability is not None and draws.random() >= fault.probability:
                     continue
                 effect_taken = effect_taken or has_effect
                 fault.hits += 1
