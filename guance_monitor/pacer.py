@@ -17,15 +17,18 @@ The window is a list of request times (the wall clock, shared by every process o
 key) under one key, read and written under a short lock (``Store.add`` with an
 expiry), so processes running at the same time do not over-spend it.
 """
+import contextlib
 import hashlib
 
 from guance_monitor import clock
+from guance_monitor import state
 
 LIMIT = 20
 WINDOW_S = 60.0
 MARGIN_S = 0.5               # leave the server's window a little after ours
 LOCK_TTL_S = 5
 LOCK_WAIT_S = 2.0
+LOCK_POLL_S = 0.05
 
 
 class RateBudgetExhausted(Exception):
@@ -67,7 +70,7 @@ class Pacer:
 
     def penalize(self, seconds):
         """The server said "rate limited": hold every request on this key for ``seconds``."""
-        with _Mutex(self.store, self.lock_key):
+        with _window_lock(self.store, self.lock_key):
             window = self._window()
             window["blocked_until"] = max(window.get("blocked_until") or 0, self.now_ms() + int(seconds * 1000))
             self.store.set(self.key, window, expires=WINDOW_S * 2 + seconds)
@@ -83,7 +86,7 @@ class Pacer:
 
     def _try_take(self):
         """0 when a slot was taken; else seconds until one frees up."""
-        with _Mutex(self.store, self.lock_key):
+        with _window_lock(self.store, self.lock_key):
             now = self.now_ms()
             window = self._window()
             if window["blocked_until"]:
@@ -96,25 +99,13 @@ class Pacer:
             return max(0.05, (oldest + self.window_ms - now) / 1000.0 + MARGIN_S)
 
 
-class _Mutex:
-    """A short lock in the store; after ``LOCK_WAIT_S`` the pacer goes on without it rather than stall a run."""
-
-    def __init__(self, store, key):
-        self.store = store
-        self.key = key
-        self.held = False
-
-    def __enter__(self):
-        waited = 0.0
-        while not self.store.add(self.key, 1, expires=LOCK_TTL_S):
-            if waited >= LOCK_WAIT_S:
-                return self
-            clock.sleep(0.05)
-            waited += 0.05
-        self.held = True
-        return self
-
-    def __exit__(self, *exc):
-        if self.held:
-            self.store.delete(self.key)
-        return False
+@contextlib.contextmanager
+def _window_lock(store, key):
+    """The window's short lock in the store; after ``LOCK_WAIT_S`` the pacer goes on without it rather than
+    stall a run."""
+    lock = state.RunLock(store, key, LOCK_TTL_S, poll_s=LOCK_POLL_S)
+    lock.acquire(LOCK_WAIT_S)
+    try:
+        yield
+    finally:
+        lock.release()

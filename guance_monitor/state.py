@@ -316,20 +316,21 @@ def _expiry(expires):
 
 
 class RunLock:
-    """One run of an inspection at a time.
+    """A lock in the store: one run of an inspection at a time (and the pacer's short lock on its window).
 
-    ``acquire(wait_s)`` tries to take the lock, polling for up to ``wait_s`` seconds
-    of the run's clock; the lock expires ``ttl_s`` after it was taken (tie it to the
+    ``acquire(wait_s)`` tries to take the lock, polling every ``poll_s`` for up to ``wait_s``
+    seconds of the run's clock; the lock expires ``ttl_s`` after it was taken (tie it to the
     function's timeout), so a run that crashed or was killed cannot hold it for long.
     ``release`` removes it only while it still holds this run's token.
     """
 
     POLL_S = 0.5
 
-    def __init__(self, store, key, ttl_s):
+    def __init__(self, store, key, ttl_s, poll_s=None):
         self.store = store
         self.key = key
         self.ttl_s = max(1.0, float(ttl_s))
+        self.poll_s = poll_s or self.POLL_S
         self.token = uuid.uuid4().hex
         self.held = False
 
@@ -341,7 +342,7 @@ class RunLock:
                 return True
             if waited >= wait_s:
                 return False
-            step = min(self.POLL_S, wait_s - waited)
+            step = min(self.poll_s, wait_s - waited)
             clock.sleep(step)
             waited += step
 
